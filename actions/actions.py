@@ -1,0 +1,38 @@
+"""The one custom action: every user message is answered by `action_reply`."""
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.clinic import load_clinic
+from actions.dialogue import Conversation, respond
+from actions.knowledge_base import load_knowledge_base
+from actions.replies import render
+
+# Loaded (and checked against the article) when the action server starts.
+KNOWLEDGE_BASE = load_knowledge_base()
+CLINIC = load_clinic()
+
+
+class ActionReply(Action):
+    def name(self) -> Text:
+        return "action_reply"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        message = tracker.latest_message or {}
+        intent = (message.get("intent") or {}).get("name")
+        conversation = Conversation(
+            last_topic=tracker.get_slot("last_topic"),
+            shown_topics=tuple(tracker.get_slot("shown_topics") or ()),
+        )
+        turn = respond(KNOWLEDGE_BASE, intent, message.get("text") or "", conversation)
+        text, payload = render(turn.reply, CLINIC)
+        dispatcher.utter_message(text=text, json_message=payload)
+        return [
+            SlotSet("last_topic", turn.last_topic),
+            SlotSet("shown_topics", list(turn.shown_topics)),
+            SlotSet("escalation", turn.reply.escalation),
+        ]

@@ -1,0 +1,83 @@
+"""Chooses the reply to one user message from its intent and the conversation
+so far. Pure: no Rasa objects, so every branch is unit-testable."""
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+from actions.knowledge_base import KnowledgeBase
+from actions.replies import TALK_TO_PERSON, Reply, topic_answer
+
+# Longer messages are refused before any interpretation (see README, Bad input).
+MAX_MESSAGE_CHARS = 2000
+
+SMALLTALK_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge")
+FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What the reply may depend on from earlier turns (kept in slots)."""
+
+    last_topic: Optional[str] = None
+    shown_topics: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    reply: Reply
+    last_topic: Optional[str]
+    shown_topics: Tuple[str, ...] = field(default=())
+
+
+def _fallback(kb: KnowledgeBase, key: str = "fallback") -> Reply:
+    return Reply(type="fallback", answer=kb.replies[key], suggestions=[TALK_TO_PERSON])
+
+
+def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
+    if not conv.last_topic:
+        return Turn(_fallback(kb, "no_previous_answer"), None, conv.shown_topics)
+    last = kb.topic(conv.last_topic)
+    unseen = [r for r in last.related if r not in conv.shown_topics]
+    if not unseen:
+        reply = Reply(type="answer", answer=kb.replies["no_more"], topic=last.id,
+                      suggestions=[TALK_TO_PERSON])
+        return Turn(reply, last.id, conv.shown_topics)
+    more = kb.topic(unseen[0])
+    reply = topic_answer(kb, more, intro=kb.replies["more_intro"])
+    return Turn(reply, more.id, conv.shown_topics + (more.id,))
+
+
+def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
+    if not conv.last_topic:
+        return Turn(_fallback(kb, "no_previous_answer"), None, conv.shown_topics)
+    topic = kb.topic(conv.last_topic)
+    reply = Reply(
+        type="answer",
+        answer=kb.replies["sources_intro"],
+        escalation=topic.escalation,
+        topic=topic.id,
+        sources=topic.quotes,
+        suggestions=[r for r in topic_answer(kb, topic).suggestions if r["payload"] != "/ask_source"],
+    )
+    return Turn(reply, topic.id, conv.shown_topics)
+
+
+def respond(kb: KnowledgeBase, intent: Optional[str], text: str, conv: Conversation) -> Turn:
+    """The reply to one message classified as `intent`."""
+    keep = (conv.last_topic, conv.shown_topics)
+    if len(text) > MAX_MESSAGE_CHARS:
+        return Turn(_fallback(kb, "too_long"), *keep)
+    if not text.strip() or not intent:
+        return Turn(_fallback(kb, "bad_input"), *keep)
+    topic = kb.topic_for_intent(intent)
+    if topic:
+        shown = conv.shown_topics + ((topic.id,) if topic.id not in conv.shown_topics else ())
+        return Turn(topic_answer(kb, topic), topic.id, shown)
+    if intent == "tell_me_more":
+        return _tell_me_more(kb, conv)
+    if intent == "ask_source":
+        return _where_does_it_say(kb, conv)
+    if intent in SMALLTALK_INTENTS:
+        return Turn(Reply(type="smalltalk", answer=kb.replies[intent]), *keep)
+    if intent == "handoff":
+        return Turn(Reply(type="handoff", answer=kb.replies["handoff"]), *keep)
+    return Turn(_fallback(kb), *keep)

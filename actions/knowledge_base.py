@@ -1,0 +1,139 @@
+"""Loads data/knowledge_base.yml and checks it against the article.
+
+`load_knowledge_base()` refuses a knowledge base whose quotes are not the
+article's sentences, so neither the action server nor training can start from
+a misquote.
+"""
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from actions.article import PROJECT_ROOT, Article, load_article
+
+KB_PATH = PROJECT_ROOT / "data" / "knowledge_base.yml"
+ESCALATION_LEVELS = ("none", "routine", "clinic", "emergency")
+INTENT_PREFIX = "ask_"
+
+
+class KnowledgeBaseError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Quote:
+    document: str
+    paragraph: int
+    sentence: int
+    text: str
+
+    def as_source(self) -> Dict:
+        return {
+            "document": self.document,
+            "paragraph": self.paragraph,
+            "sentence": self.sentence,
+            "quote": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    answer: str
+    quotes: Tuple[Quote, ...]
+    escalation: str
+    related: Tuple[str, ...]
+    examples: Tuple[str, ...]
+
+    @property
+    def intent(self) -> str:
+        return INTENT_PREFIX + self.id
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    document: str
+    topics: Tuple[Topic, ...]
+    replies: Dict[str, str]
+
+    def topic(self, topic_id: str) -> Topic:
+        for topic in self.topics:
+            if topic.id == topic_id:
+                return topic
+        raise KeyError(topic_id)
+
+    def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
+        if not intent or not intent.startswith(INTENT_PREFIX):
+            return None
+        try:
+            return self.topic(intent[len(INTENT_PREFIX):])
+        except KeyError:
+            return None
+
+
+def _parse_topic(raw: Dict, document: str) -> Topic:
+    return Topic(
+        id=raw["id"],
+        title=raw["title"],
+        answer=" ".join(raw["answer"].split()),
+        quotes=tuple(
+            Quote(document, q["paragraph"], q["sentence"], q["text"]) for q in raw["quotes"]
+        ),
+        escalation=raw["escalation"],
+        related=tuple(raw.get("related", [])),
+        examples=tuple(raw.get("examples", [])),
+    )
+
+
+def problems(kb: KnowledgeBase, article: Article) -> List[str]:
+    """Every way the knowledge base disagrees with the article or itself."""
+    found = []
+    ids = [t.id for t in kb.topics]
+    for duplicate in {i for i in ids if ids.count(i) > 1}:
+        found.append(f"topic id {duplicate!r} is used twice")
+    if kb.document != article.document:
+        found.append(f"document {kb.document!r} is not the article {article.document!r}")
+    for topic in kb.topics:
+        where = f"topic {topic.id!r}"
+        if topic.escalation not in ESCALATION_LEVELS:
+            found.append(f"{where}: escalation {topic.escalation!r} not in {ESCALATION_LEVELS}")
+        if not topic.quotes:
+            found.append(f"{where}: no quotes")
+        if len(topic.examples) < 10:
+            found.append(f"{where}: {len(topic.examples)} training examples, need at least 10")
+        for related in topic.related:
+            if related not in ids or related == topic.id:
+                found.append(f"{where}: related topic {related!r} does not exist")
+        for q in topic.quotes:
+            try:
+                sentence = article.sentence(q.paragraph, q.sentence)
+            except KeyError as missing:
+                found.append(f"{where}: {missing.args[0]}")
+                continue
+            if q.text != sentence:
+                found.append(
+                    f"{where}: quote at paragraph {q.paragraph} sentence {q.sentence} is not "
+                    f"verbatim.\n  quoted:  {q.text}\n  article: {sentence}"
+                )
+    return found
+
+
+def parse_knowledge_base(raw: Dict) -> KnowledgeBase:
+    document = raw["document"]
+    return KnowledgeBase(
+        document=document,
+        topics=tuple(_parse_topic(t, document) for t in raw["topics"]),
+        replies={k: " ".join(v.split()) for k, v in raw["replies"].items()},
+    )
+
+
+@lru_cache(maxsize=None)
+def load_knowledge_base(path: Path = KB_PATH) -> KnowledgeBase:
+    kb = parse_knowledge_base(yaml.safe_load(path.read_text(encoding="utf-8")))
+    errors = problems(kb, load_article())
+    if errors:
+        raise KnowledgeBaseError("knowledge base does not match the article:\n" + "\n".join(errors))
+    return kb

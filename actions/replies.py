@@ -1,0 +1,76 @@
+"""Turns a reply (answer, quotes, escalation) into the chat text and the
+payload every channel reads (docs/payload.md)."""
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from actions.clinic import Clinic
+from actions.knowledge_base import INTENT_PREFIX, KnowledgeBase, Quote, Topic
+
+REPLY_TYPES = ("answer", "triage", "handoff", "fallback", "smalltalk")
+TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
+WHERE_DOES_IT_SAY = {"title": "Where does it say that?", "payload": "/ask_source"}
+TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    type: str
+    answer: str
+    escalation: str = "none"
+    topic: Optional[str] = None
+    sources: Sequence[Quote] = ()
+    suggestions: Sequence[Dict[str, str]] = ()
+    # None: the clinic's advice for the escalation level (clinic.yml).
+    advice: Optional[str] = None
+    intro: Optional[str] = None
+
+    def __post_init__(self):
+        if self.type not in REPLY_TYPES:
+            raise ValueError(f"unknown reply type {self.type!r}")
+
+
+def topic_suggestions(kb: KnowledgeBase, topic: Topic) -> List[Dict[str, str]]:
+    return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [
+        {"title": kb.topic(r).title, "payload": f"/{INTENT_PREFIX}{r}"} for r in topic.related
+    ]
+
+
+def topic_answer(kb: KnowledgeBase, topic: Topic, intro: Optional[str] = None) -> Reply:
+    return Reply(
+        type="answer",
+        answer=topic.answer,
+        escalation=topic.escalation,
+        topic=topic.id,
+        sources=topic.quotes,
+        suggestions=topic_suggestions(kb, topic),
+        intro=intro,
+    )
+
+
+def format_quote(quote: Quote) -> str:
+    return f"\u201c{quote.text}\u201d (paragraph {quote.paragraph}, sentence {quote.sentence})"
+
+
+def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict]:
+    """The plain chat text and the JSON payload of one bot message."""
+    advice = reply.advice if reply.advice is not None else clinic.advice(reply.escalation)
+    answer = clinic.fill(f"{reply.intro} {reply.answer}" if reply.intro else reply.answer)
+    parts = [answer]
+    if reply.sources:
+        parts.append("From the article:\n" + "\n".join(f"- {format_quote(q)}" for q in reply.sources))
+    if advice:
+        # An emergency must be the first thing the patient reads.
+        parts.insert(0, advice) if reply.escalation == "emergency" else parts.append(advice)
+    text = "\n\n".join(parts)
+    payload = {
+        "type": reply.type,
+        "topic": reply.topic,
+        "sources": [q.as_source() for q in reply.sources],
+        "escalation": reply.escalation,
+        "text": text,
+        "answer": answer,
+        "advice": advice,
+        "suggestions": list(reply.suggestions),
+        "clinic": dict(clinic.contact),
+    }
+    return text, payload
