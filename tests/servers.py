@@ -1,0 +1,148 @@
+"""Starts the real action server and Rasa server for end-to-end tests.
+
+    with RasaStack(rasa_port=5105, action_port=5155) as stack:
+        items = stack.send("patient-1", "is botox safe?")
+
+Each stack writes its own endpoints file (action server URL, tracker store) in
+a temporary folder, so tests never touch the project's conversations.db.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
+START_TIMEOUT_S = 180
+
+
+def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, headers=None) -> object:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited ({process.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} not up after {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+class RasaStack:
+    """An action server and a Rasa server (REST channel) on the given ports."""
+
+    def __init__(
+        self,
+        rasa_port: int,
+        action_port: int,
+        tracker_store: Optional[Dict] = None,
+        lock_store: Optional[Dict] = None,
+        credentials: Optional[Dict] = None,
+        extra_args: List[str] = (),
+        env: Optional[Dict[str, str]] = None,
+        start_actions: bool = True,
+    ):
+        self.rasa_port, self.action_port = rasa_port, action_port
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"rasa-{rasa_port}-"))
+        self.tracker_store = tracker_store or {
+            "type": "SQL", "dialect": "sqlite", "db": str(self.workdir / "conversations.db"),
+        }
+        self.lock_store = lock_store
+        self.credentials = credentials or {"rest": None}
+        self.extra_args = list(extra_args)
+        self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+                    **(env or {})}
+        self.start_actions = start_actions
+        self.processes: Dict[str, subprocess.Popen] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+        log = self.workdir / f"{name}.log"
+        process = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def start_action_server(self):
+        process = self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)])
+        wait_until_up(f"http://127.0.0.1:{self.action_port}/health", process, self.workdir / "actions.log")
+
+    def start_rasa(self):
+        endpoints = {
+            "action_endpoint": {"url": f"http://127.0.0.1:{self.action_port}/webhook"},
+            "tracker_store": self.tracker_store,
+        }
+        if self.lock_store:
+            endpoints["lock_store"] = self.lock_store
+        (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+        (self.workdir / "credentials.yml").write_text(yaml.safe_dump(self.credentials))
+        process = self._spawn("rasa", [
+            str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(self.rasa_port),
+            "--endpoints", str(self.workdir / "endpoints.yml"),
+            "--credentials", str(self.workdir / "credentials.yml"), *self.extra_args,
+        ])
+        wait_until_up(self.url + "/", process, self.workdir / "rasa.log")
+
+    def start(self) -> "RasaStack":
+        if self.start_actions:
+            self.start_action_server()
+        self.start_rasa()
+        return self
+
+    def stop(self, name: Optional[str] = None, sig: int = signal.SIGTERM):
+        for key in [name] if name else list(self.processes):
+            process = self.processes.pop(key, None)
+            if process and process.poll() is None:
+                os.killpg(process.pid, sig)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+    def log(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text()
+
+    def send(self, sender: str, message: str, timeout: float = 60) -> List[Dict]:
+        """POSTs to the REST channel and returns its list of bot items."""
+        return http_json(f"{self.url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
+
+    def __enter__(self) -> "RasaStack":
+        try:
+            return self.start()
+        except Exception:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def payloads(items: List[Dict]) -> List[Dict]:
+    """The custom payloads of a REST reply, in order (docs/payload.md)."""
+    return [item["custom"] for item in items if "custom" in item]
