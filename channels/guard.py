@@ -1,0 +1,167 @@
+"""Protects the bot before any processing, and answers when it can't.
+
+Every input channel (REST: channels/rest.py, Telegram: channels/telegram.py)
+calls the same three things:
+
+    from channels.guard import GUARD, safe_reply, emergency_from_parse
+
+    reason = GUARD.check(sender_id, text)      # None, "rate_limited" or "too_long"
+    if reason:
+        text, payload = safe_reply(reason)     # polite refusal; do NOT pass on to Rasa
+    ...
+    # the bot produced nothing (action server down/slow, database down, crash):
+    text, payload = safe_reply("error", emergency=emergency_from_parse(parse_data))
+
+`safe_reply` returns the plain text and the payload of docs/payload.md
+(built with actions.replies.Reply + render, so it is identical in shape to
+every other bot message). Its texts always carry the clinic's phone and the
+emergency number from clinic.yml, and need neither the action server nor a
+database.
+
+Numbers (defaults; environment variables override them):
+- length: more than MAX_MESSAGE_CHARS = 2000 characters is refused
+  (BOTOX_MAX_MESSAGE_CHARS).
+- rate: a token bucket per sender: a burst of 10 messages
+  (BOTOX_RATE_BURST), refilled at 30 messages per minute, one every 2 s
+  (BOTOX_RATE_PER_MINUTE). A patient typing or tapping buttons never
+  reaches it; a script hammering one conversation gets "slow down" replies
+  that cost no NLU, no action call and no database write.
+  BOTOX_RATE_PER_MINUTE=0 switches the limit off (benchmarks only).
+The bucket lives in the process: with N Rasa instances behind the proxy a
+sender is limited per instance, and nginx (deploy/nginx.conf) adds a per-IP
+limit in front of all of them.
+
+Nothing here logs message text; senders are logged as a short hash.
+"""
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from actions.clinic import load_clinic
+from actions.dialogue import MAX_MESSAGE_CHARS
+from actions.replies import TALK_TO_PERSON, Reply, render
+
+DEFAULT_BURST = 10
+DEFAULT_PER_MINUTE = 30.0
+# Idle senders are forgotten beyond this many (their bucket would be full anyway).
+MAX_TRACKED_SENDERS = 50_000
+
+REASONS = ("too_long", "rate_limited", "error")
+
+_TEXTS = {
+    "too_long": (
+        "That message is too long for me (more than {max_chars} characters), so I "
+        "haven't read it. Please ask your question in a few sentences. To talk to "
+        "a person, call {name} on {phone}. If you feel seriously unwell, call "
+        "{emergency_number} now."
+    ),
+    "rate_limited": (
+        "You're sending messages faster than I can answer. Please wait a few "
+        "seconds and send your question again. To talk to a person, call {name} "
+        "on {phone}. If you feel seriously unwell, call {emergency_number} now."
+    ),
+    "error": (
+        "Sorry, something went wrong on our side and I can't answer right now. "
+        "Please call {name} on {phone} ({hours}). If you feel seriously unwell, "
+        "for example trouble breathing, swallowing or speaking, call "
+        "{emergency_number} now."
+    ),
+    "error_emergency": (
+        "Sorry, something went wrong on our side and I can't answer in full "
+        "right now."
+    ),
+}
+
+
+def sender_tag(sender_id: Any) -> str:
+    """A short, stable, non-reversible tag for logs (never the raw id)."""
+    return hashlib.sha256(str(sender_id).encode()).hexdigest()[:10]
+
+
+class Guard:
+    """Length check and per-sender token bucket. Thread-safe, O(1) per message."""
+
+    def __init__(
+        self,
+        burst: int = DEFAULT_BURST,
+        per_minute: float = DEFAULT_PER_MINUTE,
+        max_chars: int = MAX_MESSAGE_CHARS,
+        clock: Callable[[], float] = time.monotonic,
+        max_senders: int = MAX_TRACKED_SENDERS,
+    ):
+        self.burst, self.per_minute, self.max_chars = burst, per_minute, max_chars
+        self.clock, self.max_senders = clock, max_senders
+        self._buckets: "OrderedDict[str, Tuple[float, float]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Guard":
+        return cls(
+            burst=int(env.get("BOTOX_RATE_BURST", DEFAULT_BURST)),
+            per_minute=float(env.get("BOTOX_RATE_PER_MINUTE", DEFAULT_PER_MINUTE)),
+            max_chars=int(env.get("BOTOX_MAX_MESSAGE_CHARS", MAX_MESSAGE_CHARS)),
+        )
+
+    def allow(self, sender_id: str) -> bool:
+        """Takes one token from the sender's bucket; False when it is empty."""
+        if self.per_minute <= 0:
+            return True
+        rate = self.per_minute / 60.0
+        now = self.clock()
+        key = str(sender_id)
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * rate)
+            allowed = tokens >= 1.0
+            self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
+            while len(self._buckets) > self.max_senders:
+                self._buckets.popitem(last=False)  # least recently seen
+        return allowed
+
+    def too_long(self, text: Optional[str]) -> bool:
+        return len(text or "") > self.max_chars
+
+    def check(self, sender_id: str, text: Optional[str]) -> Optional[str]:
+        """None when the message may be processed, else the refusal reason."""
+        if not self.allow(sender_id):
+            return "rate_limited"
+        if self.too_long(text):
+            return "too_long"
+        return None
+
+
+GUARD = Guard.from_env()
+
+
+def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
+    """Text and payload (docs/payload.md) of a refusal or failure reply.
+
+    With emergency=True (the triage of this very message said "emergency")
+    the clinic's emergency advice comes first, as in every emergency reply.
+    """
+    if reason not in REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    clinic = load_clinic()
+    if emergency:
+        reply = Reply(type="triage", answer=_TEXTS["error_emergency"], escalation="emergency",
+                      suggestions=[TALK_TO_PERSON])
+    else:
+        answer = _TEXTS[reason].replace("{max_chars}", str(GUARD.max_chars))
+        reply = Reply(type="fallback", answer=answer, suggestions=[TALK_TO_PERSON])
+    return render(reply, clinic)
+
+
+def emergency_from_parse(parse_data: Optional[Dict]) -> bool:
+    """Whether the triage component classed this message as an emergency.
+
+    The triage component (triage/component.py) runs inside Rasa's NLU
+    pipeline, so this needs neither the action server nor the database.
+    """
+    if not parse_data:
+        return False
+    triage = parse_data.get("triage")
+    level = triage.get("level") if isinstance(triage, dict) else None
+    return level == "emergency"

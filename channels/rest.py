@@ -1,0 +1,144 @@
+"""The REST channel the website widget and the tests use, with the guard.
+
+credentials.yml:
+
+    channels.rest.GuardedRestInput:
+      reply_timeout_s: 10
+
+URL unchanged: POST /webhooks/rest/webhook {"sender": "...", "message": "..."}
+-> the list of bot items, exactly as Rasa's own RestInput (docs/payload.md).
+
+What it adds to Rasa's RestInput:
+- channels.guard before anything else: over-long messages and senders over
+  the rate limit get a polite refusal and are never processed or stored.
+- When a user message produced no bot message (action server down, slow
+  beyond `reply_timeout_s`, tracker store or lock store down, any crash;
+  Rasa logs the error and would answer nothing), the patient gets
+  guard.safe_reply("error"): the clinic's phone and the emergency number,
+  with the emergency advice first when the triage in Rasa's own NLU
+  pipeline classed the message as an emergency.
+- A slow reply is not cancelled: it finishes in the background so the
+  conversation in the tracker store stays whole; only the patient's wait is
+  cut short.
+- No message text in its logs (Rasa's RestInput logs it on errors).
+- `?stream=true` is not offered.
+"""
+import asyncio
+import inspect
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+
+from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REPLY_TIMEOUT_S = 10.0
+PARSE_TIMEOUT_S = 3.0
+MAX_SENDER_CHARS = 256
+# Messages Rasa legitimately answers with nothing.
+SILENT_COMMANDS = ("/restart", "/session_start", "/back")
+
+
+async def reply_items(sender_id: Text, reason: Text, emergency: bool = False) -> List[Dict[Text, Any]]:
+    """The guard's reply as REST items, sent the way Rasa sends a bot message."""
+    text, payload = safe_reply(reason, emergency=emergency)
+    collector = CollectingOutputChannel()
+    await collector.send_response(sender_id, {"text": text, "custom": payload})
+    return collector.messages
+
+
+class GuardedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GuardedRestInput":
+        credentials = credentials or {}
+        return cls(reply_timeout_s=float(credentials.get("reply_timeout_s", DEFAULT_REPLY_TIMEOUT_S)))
+
+    def __init__(self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+        self.reply_timeout_s = reply_timeout_s
+
+    async def _is_emergency(self, request: Request, text: Text) -> bool:
+        """Triage of this message by Rasa's in-process NLU (no DB, no action server)."""
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or not text:
+            return False
+        try:
+            parse_data = await asyncio.wait_for(agent.parse_message(text), PARSE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001 - the fallback must always be sent
+            logger.error("rest.fallback.parse_failed error=%s", type(error).__name__)
+            return False
+        return emergency_from_parse(parse_data)
+
+    async def _handle(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request,
+        sender_id: Text, text: Text,
+    ) -> List[Dict[Text, Any]]:
+        tag = sender_tag(sender_id)
+        reason = GUARD.check(sender_id, text)
+        if reason:
+            logger.warning("rest.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
+            return await reply_items(sender_id, reason)
+
+        collector = CollectingOutputChannel()
+        message = UserMessage(
+            text, collector, sender_id,
+            input_channel=self._extract_input_channel(request), metadata=self.get_metadata(request),
+        )
+        task = asyncio.ensure_future(on_new_message(message))
+        failure = None
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.reply_timeout_s)
+        except asyncio.TimeoutError:
+            failure = f"no reply within {self.reply_timeout_s:g}s"
+            task.add_done_callback(lambda t: _log_late(t, tag))
+        except Exception as error:  # noqa: BLE001
+            # Only the type: database errors quote their SQL parameters (message text).
+            failure = type(error).__name__
+
+        if failure is None and collector.messages:
+            return collector.messages
+        if failure is None:
+            if text.strip().split("{")[0] in SILENT_COMMANDS:
+                return collector.messages
+            failure = "the bot produced no message (see the error above: action server?)"
+        logger.error("rest.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
+        return await reply_items(sender_id, "error", emergency=await self._is_emergency(request, text))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        module = inspect.getmodule(self)
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", module.__name__ if module else None)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else {}
+            sender_id, text = body.get("sender"), body.get("message")
+            if not isinstance(sender_id, str) or not sender_id or len(sender_id) > MAX_SENDER_CHARS:
+                return response.json({"error": "'sender' must be a non-empty string"}, status=400)
+            if not isinstance(text, str):
+                return response.json({"error": "'message' must be a string"}, status=400)
+            return response.json(await self._handle(on_new_message, request, sender_id, text))
+
+        return webhook
+
+
+def _log_late(task: "asyncio.Future", tag: str) -> None:
+    if task.cancelled():
+        logger.error("rest.message.late sender=%s cancelled", tag)
+    elif task.exception() is not None:
+        logger.error("rest.message.late sender=%s error=%s", tag, type(task.exception()).__name__)
+    else:
+        logger.warning("rest.message.late sender=%s finished after the fallback was sent", tag)
