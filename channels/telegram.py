@@ -1,0 +1,339 @@
+"""The project's Telegram channel for Rasa (see docs/telegram.md for why we
+don't use Rasa's built-in one).
+
+credentials.yml:
+
+    channels.telegram.TelegramInput:
+      token: ...           # else $TELEGRAM_BOT_TOKEN
+      secret_token: ...    # else $TELEGRAM_SECRET_TOKEN
+      api_base_url: ...    # else $TELEGRAM_API_BASE_URL, else https://api.telegram.org
+
+Webhook: POST /webhooks/telegram/webhook. Every call must carry the
+X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
+(scripts/telegram_webhook.py); anything else gets 403 and never reaches the
+bot. Without a token or secret the channel still loads (so `make run` works
+without a bot) and answers every webhook call with 503.
+"""
+import hmac
+import logging
+import os
+import re
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+
+from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
+from channels.telegram_format import (
+    OutgoingMessage,
+    escape,
+    render_payload,
+    render_text,
+    valid_callback_data,
+)
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# What Telegram allows as secret_token in setWebhook.
+SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+ENV_TOKEN, ENV_SECRET, ENV_BASE_URL = "TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOKEN", "TELEGRAM_API_BASE_URL"
+# /start is answered by the bot's own greeting (intent greet).
+START_MESSAGE = "/greet"
+# Telegram redelivers an update when our answer is slow; remember the last ones.
+SEEN_UPDATES = 1000
+# Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
+MEDIA_KEYS = (
+    "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
+    "location", "venue", "contact", "poll", "dice", "game", "story",
+)
+COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+
+
+def _clinic() -> Dict[str, str]:
+    """Clinic contacts from clinic.yml, for the channel's own messages."""
+    try:
+        from actions.clinic import load_clinic
+
+        return dict(load_clinic().contact)
+    except Exception as error:  # the channel must work even without them
+        logger.warning("Telegram: could not read clinic.yml (%s)", error)
+        return {}
+
+
+def help_message() -> str:
+    clinic = _clinic()
+    name = escape(clinic.get("name", "the clinic"))
+    lines = [
+        "<b>How I can help</b>",
+        f"I'm the automated assistant of {name}, not a doctor. I answer questions about "
+        "the risks of Botox from one article, and I quote the sentences my answers rest on.",
+        "",
+        "Type a question in your own words, for example:",
+        "\u2022 Is Botox safe?",
+        "\u2022 What are the side effects?",
+        "\u2022 Who should inject Botox?",
+        "",
+        "Tap the buttons under my answers for more. /start shows the greeting again.",
+    ]
+    if clinic.get("emergency_number"):
+        lines += ["", f"\U0001F6A8 <b>In an emergency call {escape(clinic['emergency_number'])}.</b>"]
+    if clinic.get("phone"):
+        hours = f" ({escape(clinic['hours'])})" if clinic.get("hours") else ""
+        lines.append(f"To talk to a person: {escape(clinic['phone'])}{hours}.")
+    return "\n".join(lines)
+
+
+def _with_emergency(text: str) -> str:
+    number = _clinic().get("emergency_number")
+    if number:
+        text += f"\n\nIf you feel unwell after an injection, tell me in words, or in an emergency call {escape(number)}."
+    return text
+
+
+MEDIA_REPLY = (
+    "Sorry, I can only read text messages: I can't look at photos, stickers, voice "
+    "messages or files. Please type your question, for example \u201cis Botox safe?\u201d."
+)
+EDITED_REPLY = (
+    "I only read new messages, not edits. Please send your corrected question as a new message."
+)
+UNKNOWN_COMMAND_REPLY = "I don't know that command. Type your question, or send /help."
+GROUP_REPLY = (
+    "I answer health questions in a private chat only. Please open a chat with me "
+    "and send /start there."
+)
+
+
+class TelegramOutput(OutputChannel):
+    """Sends bot messages with sendMessage, rendered from the reply payload."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    def __init__(self, api: BotApi) -> None:
+        self.api = api
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
+            # The payload holds everything in `text`: don't send it twice.
+            await self.send_messages(recipient_id, render_payload(custom))
+            return
+        text = message.get("text") or ""
+        for key in ("image", "attachment"):
+            if message.get(key):
+                text += f"\n\n{message[key]}"
+        buttons = message.get("buttons") or message.get("quick_replies")
+        await self.send_messages(recipient_id, render_text(text, buttons))
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send_messages(recipient_id, render_text(text))
+
+    async def send_html(self, recipient_id: Text, html_text: Text) -> None:
+        """One message of trusted HTML (the channel's own texts)."""
+        await self.send_messages(recipient_id, [OutgoingMessage(html_text)])
+
+    async def send_messages(self, recipient_id: Text, messages: List[OutgoingMessage]) -> None:
+        for message in messages:
+            try:
+                await self.api.call("sendMessage", **message.params(recipient_id))
+            except TelegramApiError as error:
+                logger.error("Telegram: %s", error)
+                if error.status == 400:
+                    await self._send_plain(recipient_id, message)
+                elif error.status in (0, 403):
+                    return  # unreachable or blocked by the user: stop this reply
+
+    async def _send_plain(self, recipient_id: Text, message: OutgoingMessage) -> None:
+        """Last resort after a 400: the same text without HTML or buttons."""
+        import html
+
+        plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
+        try:
+            await self.api.call("sendMessage", chat_id=recipient_id, text=plain)
+        except TelegramApiError as error:
+            logger.error("Telegram: plain-text resend failed too: %s", error)
+
+
+class TelegramInput(InputChannel):
+    """Telegram webhook: POST /webhooks/telegram/webhook."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        # Rasa's ${VAR} substitution fails on unset variables, so the
+        # environment fallbacks are read here.
+        credentials = credentials or {}
+
+        def setting(key: str, env: str, default: Optional[str] = None) -> Optional[str]:
+            value = credentials.get(key)
+            if value is None or str(value).strip() == "":
+                value = os.environ.get(env, "").strip() or default
+            return str(value).strip() if value is not None else None
+
+        return cls(
+            token=setting("token", ENV_TOKEN),
+            secret_token=setting("secret_token", ENV_SECRET),
+            api_base_url=setting("api_base_url", ENV_BASE_URL, DEFAULT_API_BASE_URL),
+        )
+
+    def __init__(self, token: Optional[str], secret_token: Optional[str],
+                 api_base_url: str = DEFAULT_API_BASE_URL) -> None:
+        self.token = token or None
+        self.secret_token = secret_token or None
+        self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
+        self.api = BotApi(self.token or "", self.api_base_url)
+        self._seen_updates: "OrderedDict[Any, None]" = OrderedDict()
+        self.problem = self._configuration_problem()
+        if self.problem:
+            logger.warning("Telegram channel loaded but DISABLED: %s. Webhook calls get 503.", self.problem)
+        else:
+            logger.info("Telegram channel ready (Bot API at %s)", self.api_base_url)
+
+    def _configuration_problem(self) -> Optional[str]:
+        if not self.token:
+            return f"no bot token (set {ENV_TOKEN} or 'token' in credentials.yml)"
+        if not self.secret_token:
+            return f"no webhook secret (set {ENV_SECRET} or 'secret_token' in credentials.yml)"
+        if not SECRET_PATTERN.match(self.secret_token):
+            return "the webhook secret may only use A-Z, a-z, 0-9, _ and - (1-256 characters)"
+        if not re.match(r"^https?://", self.api_base_url):
+            return f"api_base_url must be an http(s) URL, not {self.api_base_url!r}"
+        return None
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return None if self.problem else TelegramOutput(self.api)
+
+    def secret_ok(self, request: Request) -> bool:
+        given = request.headers.get(SECRET_HEADER)
+        if not given or not self.secret_token:
+            return False
+        return hmac.compare_digest(given.encode("utf-8"), self.secret_token.encode("utf-8"))
+
+    def _already_seen(self, update_id: Any) -> bool:
+        if update_id is None:
+            return False
+        if update_id in self._seen_updates:
+            return True
+        self._seen_updates[update_id] = None
+        while len(self._seen_updates) > SEEN_UPDATES:
+            self._seen_updates.popitem(last=False)
+        return False
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        telegram_webhook = Blueprint("telegram_webhook", __name__)
+        out_channel = TelegramOutput(self.api)
+
+        @telegram_webhook.listener("after_server_stop")
+        async def close_session(*_: Any) -> None:
+            await self.api.close()
+
+        @telegram_webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if not self.problem else "not configured"})
+
+        @telegram_webhook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if self.problem:
+                logger.error("Telegram webhook call refused: channel not configured (%s)", self.problem)
+                return response.json({"ok": False, "error": "telegram channel not configured"}, status=503)
+            if not self.secret_ok(request):
+                logger.warning("Telegram webhook call refused: missing or wrong %s header", SECRET_HEADER)
+                return response.json({"ok": False, "error": "forbidden"}, status=403)
+            try:
+                update = request.json
+            except Exception:
+                update = None
+            if not isinstance(update, dict):
+                return response.json({"ok": False, "error": "expected a Telegram update"}, status=400)
+            if self._already_seen(update.get("update_id")):
+                return response.json({"ok": True, "duplicate": True})
+            try:
+                await self.handle_update(update, out_channel, on_new_message)
+            except Exception:
+                # A 5xx would make Telegram redeliver the update again and again.
+                logger.exception("Telegram: failed to handle update %s", update.get("update_id"))
+            return response.json({"ok": True})
+
+        return telegram_webhook
+
+    async def handle_update(self, update: Dict[str, Any], out: TelegramOutput,
+                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        """Does what one update asks for; never raises on updates we can't use."""
+        if isinstance(update.get("callback_query"), dict):
+            await self._handle_callback(update["callback_query"], out, on_new_message)
+            return
+        for key in ("edited_message", "edited_business_message"):
+            edited = update.get(key)
+            if isinstance(edited, dict):
+                chat = edited.get("chat") or {}
+                if chat.get("type") == "private" and chat.get("id") is not None:
+                    await out.send_html(str(chat["id"]), escape(EDITED_REPLY))
+                return
+        message = update.get("message")
+        if not isinstance(message, dict):
+            # channel posts, inline queries, membership changes, polls...: not for us
+            logger.debug("Telegram: ignoring update of kind %s", sorted(k for k in update if k != "update_id"))
+            return
+        chat = message.get("chat") or {}
+        if chat.get("id") is None:
+            return
+        chat_id = str(chat["id"])
+        text = message.get("text")
+        command = COMMAND.match(text) if isinstance(text, str) else None
+        if chat.get("type") != "private":
+            # Health questions don't belong in a group; answer commands only.
+            if command:
+                await out.send_html(chat_id, escape(GROUP_REPLY))
+            return
+        if not isinstance(text, str) or not text.strip():
+            if any(key in message for key in MEDIA_KEYS):
+                await out.send_html(chat_id, _with_emergency(escape(MEDIA_REPLY)))
+            return  # service messages (pinned, chat photo changed...): silently
+        if command:
+            name = command.group(1).lower()
+            if name == "start":
+                await on_new_message(self._user_message(START_MESSAGE, out, chat_id, message))
+            elif name == "help":
+                await out.send_html(chat_id, help_message())
+            else:
+                await out.send_html(chat_id, escape(UNKNOWN_COMMAND_REPLY))
+            return
+        await on_new_message(self._user_message(text, out, chat_id, message))
+
+    async def _handle_callback(self, query: Dict[str, Any], out: TelegramOutput,
+                               on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        data = query.get("data")
+        message = query.get("message") or {}
+        chat = message.get("chat") or {}
+        private = chat.get("type") == "private" and chat.get("id") is not None
+        usable = private and valid_callback_data(data)
+        # Always answer, or the button keeps spinning on the patient's phone.
+        try:
+            await out.api.call(
+                "answerCallbackQuery",
+                callback_query_id=query.get("id"),
+                text=None if usable else "Sorry, this button doesn't work here. Please type your question.",
+            )
+        except TelegramApiError as error:
+            logger.warning("Telegram: %s", error)
+        if usable:
+            await on_new_message(self._user_message(data, out, str(chat["id"]), message))
+
+    def _user_message(self, text: str, out: TelegramOutput, chat_id: str, message: Dict[str, Any]) -> UserMessage:
+        return UserMessage(
+            text,
+            out,
+            chat_id,
+            input_channel=self.name(),
+            metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
+        )

@@ -1,0 +1,228 @@
+"""Renders one bot message (the reply payload, docs/payload.md) as Telegram
+messages: HTML text (parse_mode HTML, every string escaped) and an inline
+keyboard. Pure: no network, no Rasa, so every rule is unit-tested.
+
+    render_payload(payload) -> [OutgoingMessage(text=..., reply_markup=...), ...]
+
+Rules (docs/telegram.md, "What the channel does with each payload field"):
+- emergency advice comes first, bold, behind a siren;
+- the answer is plain (escaped) text;
+- each source sentence is a <blockquote>, with its paragraph/sentence reference;
+- clinic advice is bold after the quotes, routine advice italic;
+- suggestions become inline keyboard buttons (callback_data = their payload);
+- a handoff reply gets a "Book a visit" URL button from payload.clinic;
+- every message stays under Telegram's 4,096-character limit; the keyboard
+  goes on the last message.
+"""
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# Telegram counts the limit in UTF-16 code units after entity parsing; we
+# count the HTML source (tags included), which is never shorter.
+MAX_MESSAGE_CHARS = 4096
+MAX_CALLBACK_DATA_BYTES = 64
+# What our own buttons send back: an intent, no entities (e.g. "/ask_safety").
+CALLBACK_DATA_PATTERN = re.compile(r"^/[a-z][a-z0-9_]{0,62}$")
+MAX_BUTTON_TITLE_CHARS = 64
+
+SIREN = "\U0001F6A8"  # police car light
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """The text and reply_markup of one sendMessage call (parse_mode HTML)."""
+
+    text: str
+    reply_markup: Optional[Dict[str, Any]] = None
+
+    def params(self, chat_id: Any) -> Dict[str, Any]:
+        params: Dict[str, Any] = {
+            "chat_id": chat_id,
+            "text": self.text,
+            "parse_mode": "HTML",
+            "disable_web_page_preview": True,
+        }
+        if self.reply_markup:
+            params["reply_markup"] = self.reply_markup
+        return params
+
+
+@dataclass(frozen=True)
+class Block:
+    """One paragraph of a message: plain text and the tags to wrap it in."""
+
+    text: str
+    tags: Tuple[str, ...] = ()
+    prefix: str = ""  # already-HTML text before the opening tags (e.g. an emoji)
+    suffix: str = ""  # already-HTML text after the closing tags
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: str) -> str:
+    """Escapes text for parse_mode HTML: &, < and > (we write no attributes)."""
+    return html.escape(text, quote=False)
+
+
+def _render_block(block: Block) -> str:
+    opening = "".join(f"<{t}>" for t in block.tags)
+    closing = "".join(f"</{t}>" for t in reversed(block.tags))
+    return f"{block.prefix}{opening}{escape(block.text)}{closing}{block.suffix}"
+
+
+def _split_text(text: str, fits) -> List[str]:
+    """Cuts plain text into pieces that each satisfy `fits`, preferring line
+    breaks, then spaces, then a hard cut."""
+    pieces: List[str] = []
+    rest = text
+    while rest:
+        if fits(rest):
+            pieces.append(rest)
+            break
+        # Longest prefix that fits (binary search on characters).
+        low, high = 1, len(rest)
+        while low < high:
+            mid = (low + high + 1) // 2
+            if fits(rest[:mid]):
+                low = mid
+            else:
+                high = mid - 1
+        cut = low
+        for separator in ("\n", " "):
+            at = rest.rfind(separator, 0, cut + 1)
+            if at > cut // 2:
+                cut = at
+                break
+        piece = rest[:cut].rstrip()
+        if piece:
+            pieces.append(piece)
+        rest = rest[cut:].lstrip()
+    return pieces
+
+
+def _split_block(block: Block, limit: int) -> List[str]:
+    """The rendered block, cut into pieces of at most `limit` characters; each
+    piece carries the block's tags, so no message has unbalanced HTML."""
+    rendered = _render_block(block)
+    if tg_len(rendered) <= limit:
+        return [rendered]
+
+    def fits(piece: str) -> bool:
+        return tg_len(_render_block(Block(piece, block.tags, block.prefix, block.suffix))) <= limit
+
+    pieces = _split_text(block.text, fits)
+    return [
+        _render_block(Block(piece, block.tags, block.prefix if i == 0 else "",
+                            block.suffix if i == len(pieces) - 1 else ""))
+        for i, piece in enumerate(pieces)
+    ]
+
+
+def pack(blocks: Sequence[Block], limit: int = MAX_MESSAGE_CHARS) -> List[str]:
+    """Joins blocks with blank lines into as few messages as fit in `limit`."""
+    messages: List[str] = []
+    current = ""
+    for block in blocks:
+        for piece in _split_block(block, limit):
+            candidate = f"{current}\n\n{piece}" if current else piece
+            if tg_len(candidate) <= limit:
+                current = candidate
+            else:
+                messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def valid_callback_data(data: Any) -> bool:
+    return (
+        isinstance(data, str)
+        and len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
+        and CALLBACK_DATA_PATTERN.match(data) is not None
+    )
+
+
+def _http_url(url: Any) -> bool:
+    return isinstance(url, str) and re.match(r"^https?://[^\s/$.?#][^\s]*$", url) is not None
+
+
+def keyboard(payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Inline keyboard: one button per suggestion, one per row (titles are
+    sentences, they don't fit side by side on a phone)."""
+    rows: List[List[Dict[str, str]]] = []
+    for suggestion in payload.get("suggestions") or []:
+        if not isinstance(suggestion, dict):
+            continue
+        title, data = suggestion.get("title"), suggestion.get("payload")
+        if not isinstance(title, str) or not title.strip() or not valid_callback_data(data):
+            continue  # Telegram would reject the whole message
+        rows.append([{"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": data}])
+    clinic = payload.get("clinic") or {}
+    if payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
+        rows.append([{"text": "Book a visit", "url": clinic["booking_url"]}])
+    return {"inline_keyboard": rows} if rows else None
+
+
+def _source_block(source: Dict[str, Any]) -> Optional[Block]:
+    quote = source.get("quote")
+    if not isinstance(quote, str) or not quote.strip():
+        return None
+    where = []
+    if source.get("paragraph") is not None:
+        where.append(f"paragraph {source['paragraph']}")
+    if source.get("sentence") is not None:
+        where.append(f"sentence {source['sentence']}")
+    suffix = f"\n<i>({escape(', '.join(where))})</i>" if where else ""
+    return Block(f"\u201c{quote.strip()}\u201d", ("blockquote",), suffix=suffix)
+
+
+def blocks_for_payload(payload: Dict[str, Any]) -> List[Block]:
+    """The paragraphs of one reply, in reading order."""
+    escalation = payload.get("escalation") or "none"
+    advice = payload.get("advice") if isinstance(payload.get("advice"), str) else None
+    answer = payload.get("answer")
+    if not isinstance(answer, str) or not answer.strip():
+        answer = None
+    sources = [b for b in (_source_block(s) for s in payload.get("sources") or [] if isinstance(s, dict)) if b]
+
+    blocks: List[Block] = []
+    if advice and escalation == "emergency":
+        blocks.append(Block(advice, ("b",), prefix=f"{SIREN} "))
+    if answer:
+        blocks.append(Block(answer))
+    elif isinstance(payload.get("text"), str) and payload["text"].strip():
+        # No separate answer: the full text already holds advice and quotes.
+        text = payload["text"].strip()
+        if advice and escalation == "emergency" and text.startswith(advice):
+            text = text[len(advice):].strip()
+        return blocks + ([Block(text)] if text else [])
+    if sources:
+        blocks.append(Block("From the article:", ("b",)))
+        blocks.extend(sources)
+    if advice and escalation != "emergency":
+        blocks.append(Block(advice, ("b",) if escalation == "clinic" else ("i",)))
+    return blocks
+
+
+def render_payload(payload: Dict[str, Any], limit: int = MAX_MESSAGE_CHARS) -> List[OutgoingMessage]:
+    """The Telegram messages for one reply payload; the keyboard is on the last."""
+    texts = pack(blocks_for_payload(payload), limit) or ["\u2026"]
+    markup = keyboard(payload)
+    return [OutgoingMessage(t, markup if i == len(texts) - 1 else None) for i, t in enumerate(texts)]
+
+
+def render_text(text: str, buttons: Optional[List[Dict[str, Any]]] = None,
+                limit: int = MAX_MESSAGE_CHARS) -> List[OutgoingMessage]:
+    """Plain text (a bot message without our payload), escaped and split."""
+    paragraphs = [p.strip() for p in (text or "").split("\n\n") if p.strip()]
+    texts = pack([Block(p) for p in paragraphs], limit)
+    if not texts:
+        return []
+    markup = keyboard({"suggestions": buttons or []})
+    return [OutgoingMessage(t, markup if i == len(texts) - 1 else None) for i, t in enumerate(texts)]
