@@ -1,0 +1,65 @@
+"""Exports unanswered and low-confidence messages as Rasa NLU YAML.
+
+One block per group of similar unanswered questions and one per intent NLU
+guessed for low-confidence answers. The intent names are placeholders
+(`TODO_...`): a person decides the real intent (an existing one, a new topic,
+or `out_of_scope`), edits the examples and moves them into data/nlu/.
+The file is never read by training as it stands (it lives in results/).
+"""
+import re
+from typing import Callable, Dict, List
+
+import yaml
+
+from review.cluster import Group
+from review.figures import Turn
+
+
+def _example(text: str) -> str:
+    # One line per example; brackets would be read as entity annotations.
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.replace("[", "(").replace("]", ")")
+
+
+def _literal(examples: List[str]) -> str:
+    return "".join(f"    - {x}\n" for x in examples)
+
+
+def nlu_yaml(groups: List[Group], low_confidence: List[Turn], redact: Callable[[str], str], header: str) -> str:
+    lines = ["# " + line for line in header.splitlines()]
+    lines += [
+        "# Every intent below is a placeholder: replace TODO_... with the real intent",
+        "# (an existing one, a new topic, or out_of_scope), check each example, then",
+        "# move the block into data/nlu/. Patients' e-mail addresses and long numbers",
+        "# are masked.",
+        'version: "3.1"',
+        "nlu:",
+    ]
+    body: List[str] = []
+    for i, group in enumerate(groups, 1):
+        examples = list(dict.fromkeys(_example(redact(t)) for t, _ in group.phrasings))
+        examples = [x for x in examples if x]
+        if not examples:
+            continue
+        body.append(f"# unanswered group {i}: {group.count} messages, {len(group.phrasings)} wordings")
+        body.append(f"- intent: TODO_unanswered_{i:03d}")
+        body.append("  examples: |")
+        body.append(_literal(examples).rstrip("\n"))
+    by_guess: Dict[str, List[Turn]] = {}
+    for t in low_confidence:
+        by_guess.setdefault(t.intent or "unknown", []).append(t)
+    for guess, turns in sorted(by_guess.items()):
+        examples = list(dict.fromkeys(_example(redact(t.text)) for t in turns))
+        examples = [x for x in examples if x]
+        if not examples:
+            continue
+        confs = ", ".join(f"{t.confidence:.2f}" for t in turns[:10])
+        body.append(f"# answered as {guess} with low confidence ({confs}{', ...' if len(turns) > 10 else ''})")
+        body.append(f"- intent: TODO_low_confidence_{re.sub(r'[^A-Za-z0-9_]', '_', guess)}")
+        body.append("  examples: |")
+        body.append(_literal(examples).rstrip("\n"))
+    if not body:
+        lines[-1] = "nlu: []"
+    text = "\n".join(lines + body) + "\n"
+    yaml.safe_load(text)  # never write a file Rasa could not read
+    return text
