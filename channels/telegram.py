@@ -14,6 +14,7 @@ X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
 bot. Without a token or secret the channel still loads (so `make run` works
 without a bot) and answers every webhook call with 503.
 """
+import asyncio
 import hmac
 import logging
 import os
@@ -27,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
+from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
     OutgoingMessage,
@@ -46,6 +48,10 @@ ENV_TOKEN, ENV_SECRET, ENV_BASE_URL = "TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOK
 START_MESSAGE = "/greet"
 # Telegram redelivers an update when our answer is slow; remember the last ones.
 SEEN_UPDATES = 1000
+# After this long without a bot message the patient gets guard.safe_reply("error");
+# the bot's own answer is not cancelled and still arrives if it comes later.
+DEFAULT_REPLY_TIMEOUT_S = 20.0
+PARSE_TIMEOUT_S = 3.0
 # Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
 MEDIA_KEYS = (
     "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
@@ -118,6 +124,7 @@ class TelegramOutput(OutputChannel):
 
     def __init__(self, api: BotApi) -> None:
         self.api = api
+        self.sent = 0  # messages Telegram accepted
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         custom = message.get("custom")
@@ -143,6 +150,7 @@ class TelegramOutput(OutputChannel):
         for message in messages:
             try:
                 await self.api.call("sendMessage", **message.params(recipient_id))
+                self.sent += 1
             except TelegramApiError as error:
                 logger.error("Telegram: %s", error)
                 if error.status == 400:
@@ -157,6 +165,7 @@ class TelegramOutput(OutputChannel):
         plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
         try:
             await self.api.call("sendMessage", chat_id=recipient_id, text=plain)
+            self.sent += 1
         except TelegramApiError as error:
             logger.error("Telegram: plain-text resend failed too: %s", error)
 
@@ -184,10 +193,13 @@ class TelegramInput(InputChannel):
             token=setting("token", ENV_TOKEN),
             secret_token=setting("secret_token", ENV_SECRET),
             api_base_url=setting("api_base_url", ENV_BASE_URL, DEFAULT_API_BASE_URL),
+            reply_timeout_s=float(credentials.get("reply_timeout_s") or DEFAULT_REPLY_TIMEOUT_S),
         )
 
     def __init__(self, token: Optional[str], secret_token: Optional[str],
-                 api_base_url: str = DEFAULT_API_BASE_URL) -> None:
+                 api_base_url: str = DEFAULT_API_BASE_URL,
+                 reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+        self.reply_timeout_s = reply_timeout_s
         self.token = token or None
         self.secret_token = secret_token or None
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
@@ -231,7 +243,6 @@ class TelegramInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("telegram_webhook", __name__)
-        out_channel = TelegramOutput(self.api)
 
         @telegram_webhook.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
@@ -258,7 +269,7 @@ class TelegramInput(InputChannel):
             if self._already_seen(update.get("update_id")):
                 return response.json({"ok": True, "duplicate": True})
             try:
-                await self.handle_update(update, out_channel, on_new_message)
+                await self.handle_update(update, on_new_message, getattr(request.app.ctx, "agent", None))
             except Exception:
                 # A 5xx would make Telegram redeliver the update again and again.
                 logger.exception("Telegram: failed to handle update %s", update.get("update_id"))
@@ -266,11 +277,13 @@ class TelegramInput(InputChannel):
 
         return telegram_webhook
 
-    async def handle_update(self, update: Dict[str, Any], out: TelegramOutput,
-                            on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+    async def handle_update(self, update: Dict[str, Any],
+                            on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                            agent: Any = None) -> None:
         """Does what one update asks for; never raises on updates we can't use."""
+        out = TelegramOutput(self.api)
         if isinstance(update.get("callback_query"), dict):
-            await self._handle_callback(update["callback_query"], out, on_new_message)
+            await self._handle_callback(update["callback_query"], out, on_new_message, agent)
             return
         for key in ("edited_message", "edited_business_message"):
             edited = update.get(key)
@@ -302,16 +315,54 @@ class TelegramInput(InputChannel):
         if command:
             name = command.group(1).lower()
             if name == "start":
-                await on_new_message(self._user_message(START_MESSAGE, out, chat_id, message))
+                await self._ask_bot(START_MESSAGE, chat_id, message, out, on_new_message, agent)
             elif name == "help":
                 await out.send_html(chat_id, help_message())
             else:
                 await out.send_html(chat_id, escape(UNKNOWN_COMMAND_REPLY))
             return
-        await on_new_message(self._user_message(text, out, chat_id, message))
+        await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
+
+    async def _ask_bot(self, text: str, chat_id: str, message: Dict[str, Any], out: TelegramOutput,
+                       on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any) -> None:
+        """Passes one message to Rasa (through channels.guard); makes sure the
+        patient gets an answer even when the bot produces none."""
+        tag = sender_tag(chat_id)
+        reason = GUARD.check(chat_id, text)
+        if reason:
+            logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
+            await out.send_response(chat_id, {"custom": safe_reply(reason)[1]})
+            return
+        task = asyncio.ensure_future(on_new_message(self._user_message(text, out, chat_id, message)))
+        failure = None
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.reply_timeout_s)
+        except asyncio.TimeoutError:
+            failure = f"no reply within {self.reply_timeout_s:g}s"
+            task.add_done_callback(lambda t: _log_late(t, tag))
+        except Exception as error:  # noqa: BLE001 - the patient must get an answer
+            failure = type(error).__name__  # not str(error): it may quote the message
+        if failure is None and out.sent:
+            return
+        failure = failure or "the bot produced no message (action server?)"
+        logger.error("telegram.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
+        emergency = await self._is_emergency(agent, text)
+        await out.send_response(chat_id, {"custom": safe_reply("error", emergency=emergency)[1]})
+
+    @staticmethod
+    async def _is_emergency(agent: Any, text: str) -> bool:
+        if agent is None or not text or text.startswith("/"):
+            return False
+        try:
+            parse_data = await asyncio.wait_for(agent.parse_message(text), PARSE_TIMEOUT_S)
+        except Exception as error:  # noqa: BLE001
+            logger.error("telegram.fallback.parse_failed error=%s", type(error).__name__)
+            return False
+        return emergency_from_parse(parse_data)
 
     async def _handle_callback(self, query: Dict[str, Any], out: TelegramOutput,
-                               on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+                               on_new_message: Callable[[UserMessage], Awaitable[Any]],
+                               agent: Any = None) -> None:
         data = query.get("data")
         message = query.get("message") or {}
         chat = message.get("chat") or {}
@@ -327,7 +378,7 @@ class TelegramInput(InputChannel):
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)
         if usable:
-            await on_new_message(self._user_message(data, out, str(chat["id"]), message))
+            await self._ask_bot(data, str(chat["id"]), message, out, on_new_message, agent)
 
     def _user_message(self, text: str, out: TelegramOutput, chat_id: str, message: Dict[str, Any]) -> UserMessage:
         return UserMessage(
@@ -337,3 +388,12 @@ class TelegramInput(InputChannel):
             input_channel=self.name(),
             metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
         )
+
+
+def _log_late(task: "asyncio.Future", tag: str) -> None:
+    if task.cancelled():
+        logger.error("telegram.message.late sender=%s cancelled", tag)
+    elif task.exception() is not None:
+        logger.error("telegram.message.late sender=%s error=%s", tag, type(task.exception()).__name__)
+    else:
+        logger.warning("telegram.message.late sender=%s answered after the fallback", tag)
