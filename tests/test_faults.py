@@ -1,0 +1,154 @@
+"""Faults and input protection on the real stack (channels/rest.py + channels/guard.py).
+
+One Rasa server (5115) + action server (5165) with the guarded REST channel:
+- action server stopped -> the safe reply with the clinic's phone and the
+  emergency number, never silence; the error is logged;
+- over-length message refused politely and not stored;
+- per-sender rate limit;
+- no message text in either process's log at the default log level;
+- Rasa restarted -> the conversation resumes from the SQLite tracker store.
+"""
+import json
+import signal
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from actions.clinic import load_clinic
+from channels.guard import Guard, emergency_from_parse, safe_reply
+from servers import RasaStack, http_json, payloads
+
+CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 10}}
+MARKER = "zqxmarker"  # a word that must never reach a log
+
+
+# ---- unit: the guard -------------------------------------------------------
+
+def test_token_bucket_burst_then_refill():
+    now = [0.0]
+    guard = Guard(burst=3, per_minute=60, clock=lambda: now[0])
+    assert [guard.allow("a") for _ in range(4)] == [True, True, True, False]
+    assert guard.allow("b")  # per sender
+    now[0] += 1.0  # 60/min = one token per second
+    assert guard.allow("a") and not guard.allow("a")
+
+
+def test_guard_check_reasons():
+    guard = Guard(burst=100, per_minute=60, max_chars=10)
+    assert guard.check("s", "short") is None
+    assert guard.check("s", "x" * 11) == "too_long"
+    assert Guard(per_minute=0).allow("s")  # 0 switches the limit off
+
+
+def test_tracked_senders_are_bounded():
+    guard = Guard(max_senders=100)
+    for i in range(1000):
+        guard.allow(f"s{i}")
+    assert len(guard._buckets) == 100
+
+
+@pytest.mark.parametrize("reason", ["too_long", "rate_limited", "error"])
+def test_safe_reply_has_phone_and_emergency_number(reason):
+    clinic = load_clinic()
+    text, payload = safe_reply(reason)
+    assert clinic.contact["phone"] in text and clinic.contact["emergency_number"] in text
+    assert payload["text"] == text and payload["type"] == "fallback"
+    assert set(payload) >= {"type", "topic", "sources", "escalation", "text", "answer", "advice",
+                            "suggestions", "clinic"}
+
+
+def test_safe_reply_emergency_puts_advice_first():
+    clinic = load_clinic()
+    text, payload = safe_reply("error", emergency=True)
+    assert payload["escalation"] == "emergency"
+    assert text.startswith(clinic.advice("emergency"))
+    assert emergency_from_parse({"triage": {"level": "emergency"}})
+    assert not emergency_from_parse({"triage": {"level": "clinic"}}) and not emergency_from_parse(None)
+
+
+# ---- end to end -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stack():
+    with RasaStack(rasa_port=5115, action_port=5165, credentials=CHANNEL,
+                   env={"BOTOX_RATE_BURST": "5", "BOTOX_RATE_PER_MINUTE": "30"}) as s:
+        yield s
+
+
+def _events(stack, sender):
+    db = sqlite3.connect(stack.tracker_store["db"])
+    try:
+        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
+                          (sender,)).fetchall()
+    finally:
+        db.close()
+    return [(t, json.loads(d)) for t, d in rows]
+
+
+def test_normal_answer_and_no_message_text_in_logs(stack):
+    items = stack.send("log-check", f"is botox safe {MARKER}")
+    assert payloads(items) and payloads(items)[0]["type"] in ("answer", "fallback", "triage")
+    time.sleep(0.5)
+    for name in ("rasa", "actions"):
+        assert MARKER not in stack.log(name), f"message text in the {name} log"
+
+
+def test_over_length_is_refused_and_not_stored(stack):
+    items = stack.send("long-one", "botox " * 400)
+    assert "too long" in items[0]["text"]
+    assert load_clinic().contact["phone"] in payloads(items)[0]["text"]
+    assert not any(t == "user" for t, _ in _events(stack, "long-one"))
+
+
+def test_rate_limit_per_sender(stack):
+    texts = [payloads(stack.send("hammer", "hello"))[0]["text"] for _ in range(7)]
+    limited = [t for t in texts if "faster than I can answer" in t]
+    assert len(limited) >= 1 and "faster" not in texts[0]
+    # another sender is not affected
+    assert "faster" not in payloads(stack.send("calm", "hello"))[0]["text"]
+
+
+def test_rasa_restart_resumes_conversation(stack):
+    stack.send("resume", "is botox safe?")
+    stack.stop("rasa")
+    stack.start_rasa()
+    items = stack.send("resume", "where does it say that?")
+    payload = payloads(items)[0]
+    assert payload["topic"] is not None and payload["sources"], payload
+
+
+def test_action_server_down_gives_safe_reply(stack):
+    stack.stop("actions", signal.SIGKILL)
+    started = time.monotonic()
+    items = stack.send("no-actions", f"what are the side effects {MARKER}")
+    assert time.monotonic() - started < 15
+    clinic = load_clinic()
+    payload = payloads(items)[0]
+    assert payload["type"] in ("fallback", "triage")
+    assert clinic.contact["phone"] in payload["text"]
+    assert clinic.contact["emergency_number"] in payload["text"]
+    time.sleep(0.5)
+    log = stack.log("rasa")
+    assert "rest.message.failed" in log and "action" in log.lower()
+    assert MARKER not in log
+    # the user message itself is kept in the tracker store
+    assert any(t == "user" for t, _ in _events(stack, "no-actions"))
+    stack.start_action_server()  # back up: answers again
+    assert payloads(stack.send("no-actions", "is botox safe?"))[0]["topic"] is not None
+
+
+def test_http_api_is_off(stack):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        http_json(f"{stack.url}/conversations/resume/tracker")
+    assert error.value.code in (403, 404, 405)
+    with pytest.raises(urllib.error.HTTPError):
+        http_json(f"{stack.url}/model/parse", {"text": "hi"})
+
+
+def test_bad_request_shape(stack):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        http_json(f"{stack.url}/webhooks/rest/webhook", {"message": "hi"})
+    assert error.value.code == 400
