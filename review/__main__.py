@@ -68,7 +68,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    import warnings
+
     args = parse_args(argv)
+    with warnings.catch_warnings():
+        # Rasa's and SQLAlchemy's import-time deprecation notices are not the reader's concern.
+        warnings.simplefilter("ignore")
+        import rasa.core.tracker_store  # noqa: F401
+        import rasa.utils.endpoints  # noqa: F401
     started = time.perf_counter()
     from review import candidates, cluster, figures, load, privacy, report, retention
 
@@ -98,7 +105,7 @@ def main(argv=None) -> int:
         "last_day": args.until.isoformat(),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "store": store,
-        "retention": f"retention {days} days: nothing before "
+        "retention": f"retention {days:g} days: nothing before "
                      f"{datetime.fromtimestamp(cutoff, tz=timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC",
         "clinic": _clinic_name(),
     }

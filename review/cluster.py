@@ -1,7 +1,8 @@
 """Groups similar unanswered questions, offline.
 
 Messages are normalised (lower case, punctuation and spacing removed) and
-identical ones counted once. Each distinct message becomes a TF-IDF vector of
+identical ones counted once. Each distinct message, English stop words
+dropped, becomes a TF-IDF vector of
 word unigrams+bigrams and character 3-5-grams within words (typos such as
 "pregnent" still land near "pregnant"), and the vectors are grouped by cosine
 distance: agglomerative clustering with average linkage, cut at
@@ -38,11 +39,30 @@ def normalise(text: str) -> str:
     return " ".join(re.findall(r"[\w']+", text.lower())).replace("'", "")
 
 
+def _stop_words() -> frozenset:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    # Words scikit-learn drops that change what a patient asks; "botox" is in
+    # nearly every question and would make them all look alike.
+    keep = {"last", "long", "much", "many", "not", "no", "never", "again", "after", "before", "without"}
+    return frozenset(ENGLISH_STOP_WORDS - keep) | {"botox", "s"}
+
+
+STOP_WORDS = _stop_words()
+
+
+def _content(key: str) -> str:
+    """The words that carry meaning (stop words dropped, unless nothing is left)."""
+    words = [w for w in key.split() if w not in STOP_WORDS]
+    return " ".join(words) or key
+
+
 def _vectors(keys: Sequence[str]):
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
+    keys = [_content(k) for k in keys]
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
     return normalize(hstack([words.fit_transform(keys), chars.fit_transform(keys)]).tocsr())

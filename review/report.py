@@ -6,6 +6,7 @@ so opening it sends nothing off the machine.
 import base64
 import io
 import json
+from collections import Counter
 from datetime import date, datetime, timezone
 from html import escape
 from typing import Callable, Dict, List, Optional, Sequence
@@ -44,6 +45,10 @@ def _date_axis(ax, days: Sequence[date]):
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def _legend_above(ax):
+    ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
+
+
 def _fig(height: float = 3.0):
     return plt.subplots(figsize=(9, height))
 
@@ -55,7 +60,7 @@ def plot_volume(f: Figures) -> str:
     ax.plot(x, [v["conversations"] for v in f.per_day.values()], color="#08519c", marker="o" if len(x) <= 62 else None,
             markersize=3, label="conversations")
     ax.set_ylabel("per day (UTC)")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_above(ax)
     _date_axis(ax, f.days)
     return _png(fig)
 
@@ -82,7 +87,7 @@ def plot_fallback_rate(f: Figures) -> str:
                label=f"whole period {100 * f.fallback_rate:.1f}%")
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of patient messages")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_above(ax)
     _date_axis(ax, f.days)
     return _png(fig)
 
@@ -97,7 +102,7 @@ def plot_escalations(f: Figures) -> str:
         bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel("escalated replies per day")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(frameon=False, loc="upper left", ncol=3)
+    _legend_above(ax)
     _date_axis(ax, f.days)
     return _png(fig)
 
@@ -112,7 +117,7 @@ def plot_confidence(f: Figures, fallback_threshold: float, low_confidence: float
     ax.set_xlim(0, 1)
     ax.set_xlabel("confidence of the best intent")
     ax.set_ylabel("patient messages")
-    ax.legend(frameon=False, loc="upper left")
+    _legend_above(ax)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
@@ -130,14 +135,16 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-se
 padding:1.5rem;color:#222;line-height:1.4}
 h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .meta{color:#555;font-size:.9rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.7rem;margin:1.2rem 0}
-.card{border:1px solid #ddd;border-radius:8px;padding:.6rem .8rem;background:#fafafa}
-.card b{display:block;font-size:1.6rem}.card span{color:#555;font-size:.85rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:.6rem;margin:1.2rem 0}
+.card{border:1px solid #ddd;border-radius:8px;padding:.5rem .7rem;background:#fafafa}
+.card b{display:block;font-size:1.5rem}.card b small{font-size:.9rem;font-weight:normal;color:#444}
+.card span{color:#555;font-size:.82rem}
 .card.emergency{border-color:#d62728;background:#fff0f0}.card.clinic{border-color:#fd8d3c;background:#fff6ee}
 img{max-width:100%;height:auto}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
 th,td{border:1px solid #ddd;padding:.35rem .5rem;vertical-align:top;text-align:left}
-th{background:#f2f2f2}td.n{text-align:right;white-space:nowrap}
+th{background:#f2f2f2}td.n{text-align:right;white-space:nowrap}td.t{white-space:nowrap}
+table.audit td:nth-child(4){min-width:10rem}table.audit td:nth-child(6){min-width:18rem}
 .pre{white-space:pre-wrap}.level-emergency{color:#b00;font-weight:bold}.level-clinic{color:#b35900;font-weight:bold}
 ul.ex{margin:0;padding-left:1.1rem}.note{color:#555;font-size:.88rem}
 details{margin:.4rem 0}summary{cursor:pointer;color:#333}
@@ -171,12 +178,13 @@ def render(
         (f.conversations, "conversations", ""),
         (f.messages, "patient messages", ""),
         (answered, "answered from the article", ""),
-        (f"{f.fallbacks} ({_pct(f.fallback_rate)})", "not covered (fallback)", ""),
+        (f"{f.fallbacks} <small>{_pct(f.fallback_rate)}</small>", "not covered (fallback)", ""),
         (f.escalations.get("routine", 0), "routine escalations", ""),
         (f.escalations.get("clinic", 0), "clinic escalations", "clinic"),
         (f.escalations.get("emergency", 0), "emergency escalations", "emergency"),
     ]:
-        w(f"<div class='card {cls}'><b>{e(str(value))}</b><span>{e(label)}</span></div>")
+        # values are numbers formatted here, never patient text
+        w(f"<div class='card {cls}'><b>{value}</b><span>{e(label)}</span></div>")
     w("</div>")
     others = ", ".join(f"{k}: {v}" for k, v in sorted(f.reply_types.items()) if k not in ("answer", "fallback"))
     w(f"<p class='note'>{f.senders} distinct patients (pseudonymised). Other replies: {e(others or 'none')}.</p>")
@@ -230,18 +238,25 @@ def render(
     w("<p class='note'>Every reply that sent the patient to the emergency number or to the clinic, with the "
       "message that triggered it and the full reply given, for a clinician to audit the triage.</p>")
     if f.audited:
-        w("<table><tr><th>time (UTC)</th><th>patient</th><th>level</th><th>patient message</th>"
+        summary = Counter((t.escalation, t.reply_type, t.topic or "", t.intent or "") for t in f.audited)
+        w("<table><tr><th>level</th><th>reply</th><th>topic</th><th>understood as</th><th class='n'>replies</th></tr>")
+        for (level, kind, topic, intent), n in sorted(
+                summary.items(), key=lambda kv: (kv[0][0] != "emergency", -kv[1], kv[0])):
+            w(f"<tr><td class='level-{e(level)}'>{e(level)}</td><td>{e(kind)}</td><td>{e(topic)}</td>"
+              f"<td>{e(intent)}</td><td class='n'>{n}</td></tr>")
+        w("</table>")
+        w("<table class='audit'><tr><th>time (UTC)</th><th>patient</th><th>level</th><th>patient message</th>"
           "<th>understood as</th><th>reply given</th></tr>")
         for t in sorted(f.audited, key=lambda t: (t.escalation != "emergency", t.timestamp)):
-            understood = t.intent or ""
-            if t.confidence is not None:
-                understood += f" ({t.confidence:.2f})"
+            understood = e(t.intent or "") + (f" ({t.confidence:.2f})" if t.confidence is not None else "")
+            understood += f"<br>reply: {e(t.reply_type)}" + (f", {e(t.topic)}" if t.topic else "")
             if t.triage:
-                understood += "; triage: " + json.dumps(t.triage, ensure_ascii=False, default=str)
-            understood += f"; reply: {t.reply_type}" + (f", {t.topic}" if t.topic else "")
-            w(f"<tr><td>{_time(t)}</td><td>{e(pseudonym(t.sender))}</td>"
+                triage = (", ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in t.triage.items())
+                          if isinstance(t.triage, dict) else json.dumps(t.triage, ensure_ascii=False, default=str))
+                understood += f"<br>triage: <code>{e(triage)}</code>"
+            w(f"<tr><td class='t'>{_time(t)}</td><td>{e(pseudonym(t.sender))}</td>"
               f"<td class='level-{e(t.escalation)}'>{e(t.escalation)}</td><td class='pre'>{e(redact(t.text))}</td>"
-              f"<td>{e(understood)}</td><td class='pre'>{e(t.reply_text)}</td></tr>")
+              f"<td>{understood}</td><td class='pre'>{e(t.reply_text)}</td></tr>")
         w("</table>")
     else:
         w("<p>None.</p>")
@@ -253,7 +268,7 @@ def render(
         w("<details><summary>Show the messages</summary><table><tr><th>time (UTC)</th><th>patient message</th>"
           "<th>understood as</th><th class='n'>confidence</th><th>reply</th></tr>")
         for t in f.low_confidence:
-            w(f"<tr><td>{_time(t)}</td><td>{e(redact(t.text))}</td><td>{e(t.intent or '')}</td>"
+            w(f"<tr><td class='t'>{_time(t)}</td><td>{e(redact(t.text))}</td><td>{e(t.intent or '')}</td>"
               f"<td class='n'>{t.confidence:.2f}</td><td>{e(t.reply_type)}{(', ' + e(t.topic)) if t.topic else ''}"
               "</td></tr>")
         w("</table></details>")
