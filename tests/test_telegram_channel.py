@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import pytest_asyncio
 
 from channels.telegram import (
     EDITED_REPLY,
@@ -31,9 +32,11 @@ def fake():
         yield api
 
 
-@pytest.fixture
-def channel(fake):
-    return TelegramInput(TOKEN, SECRET, fake.url)
+@pytest_asyncio.fixture
+async def channel(fake):
+    channel = TelegramInput(TOKEN, SECRET, fake.url)
+    yield channel
+    await channel.api.close()
 
 
 class Bot:

@@ -1,0 +1,204 @@
+"""End to end: a real Rasa server (with the real action server) gets webhook
+updates as Telegram sends them, and talks back to a fake Bot API server on
+127.0.0.1 (tests/fake_telegram.py); the tests check what the bot sent."""
+import json
+import re
+import urllib.error
+import urllib.request
+from itertools import count
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fake_telegram import FakeTelegram
+from servers import PROJECT_ROOT, RasaStack, http_json
+
+from actions.knowledge_base import load_knowledge_base
+from channels.telegram_format import SIREN, escape
+
+RASA_PORT, ACTION_PORT = 5405, 5455
+TOKEN = "123456:E2E-token_xyz"
+SECRET = "e2e-Secret_token-42"
+WEBHOOK = f"http://127.0.0.1:{RASA_PORT}/webhooks/telegram/webhook"
+KB = load_knowledge_base()
+_ids = count(1)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeTelegram(TOKEN) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def stack(fake):
+    credentials = {"channels.telegram.TelegramInput": {
+        "token": TOKEN, "secret_token": SECRET, "api_base_url": fake.url,
+    }}
+    with RasaStack(RASA_PORT, ACTION_PORT, credentials=credentials, extra_args=["--enable-api"]) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def clean(fake):
+    fake.clear()
+
+
+def post(update, secret=SECRET):
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    request = urllib.request.Request(WEBHOOK, data=json.dumps(update).encode(), headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=90) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def private_chat(chat_id):
+    return {"id": chat_id, "type": "private", "first_name": "Pat"}
+
+
+def update(chat, **message):
+    n = next(_ids)
+    body = {"message_id": n, "date": 1700000000 + n, "chat": chat,
+            "from": {"id": abs(chat["id"]), "is_bot": False, "first_name": "Pat"}, **message}
+    return {"update_id": 900000 + n, "message": body}
+
+
+def sent_to(fake, chat_id):
+    return [c for c in fake.calls("sendMessage") if str(c["chat_id"]) == str(chat_id)]
+
+
+def buttons(call):
+    return [b for row in (call.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
+
+def user_texts(stack, sender):
+    tracker = http_json(f"{stack.url}/conversations/{sender}/tracker")
+    return [e.get("text") for e in tracker.get("events", []) if e.get("event") == "user"]
+
+
+def test_question_gets_html_answer_with_quotes_and_buttons(stack, fake):
+    chat = private_chat(5001)
+    assert post(update(chat, text="is botox safe?")) == 200
+    [call] = sent_to(fake, 5001)
+    assert call["parse_mode"] == "HTML"
+    topic = KB.topic("safety")
+    for quote in topic.quotes:
+        assert f"<blockquote>\u201c{escape(quote.text)}\u201d</blockquote>" in call["text"]
+    assert escape(topic.answer) in call["text"]
+    assert {"text": "Tell me more", "callback_data": "/tell_me_more"} in buttons(call)
+    assert len(call["text"]) <= 4096
+
+
+def test_inline_button_callback_is_answered_and_handled(stack, fake):
+    chat = private_chat(5002)
+    assert post(update(chat, text="what are the side effects?")) == 200
+    [answer] = sent_to(fake, 5002)
+    fake.clear()
+    button = next(b for b in buttons(answer) if b["text"] == "Tell me more")
+    callback = {"update_id": 910000, "callback_query": {
+        "id": "cbq-e2e-1", "chat_instance": "42", "data": button["callback_data"],
+        "from": {"id": 5002, "is_bot": False, "first_name": "Pat"},
+        "message": {"message_id": 777, "date": 1700000000, "chat": chat, "text": "..."},
+    }}
+    assert post(callback) == 200
+    assert fake.methods()[0] == "answerCallbackQuery"
+    assert fake.calls("answerCallbackQuery") == [{"callback_query_id": "cbq-e2e-1"}]
+    [more] = sent_to(fake, 5002)
+    assert more["text"].startswith(escape(KB.replies["more_intro"]))
+    assert "<blockquote>" in more["text"]
+    assert user_texts(stack, 5002)[-1] == "/tell_me_more"
+
+
+def test_start_greets_and_help_explains(stack, fake):
+    chat = private_chat(5003)
+    assert post(update(chat, text="/start")) == 200
+    [greeting] = sent_to(fake, 5003)
+    assert greeting["text"].startswith("Hello! I'm the automated assistant")
+    fake.clear()
+    assert post(update(chat, text="/help")) == 200
+    [help_call] = sent_to(fake, 5003)
+    assert "How I can help" in help_call["text"] and help_call["parse_mode"] == "HTML"
+
+
+@pytest.mark.parametrize("message", [
+    {"sticker": {"file_id": "CAAC", "file_unique_id": "u", "width": 512, "height": 512,
+                 "is_animated": False, "is_video": False, "type": "regular", "emoji": "\U0001F44D"}},
+    {"photo": [{"file_id": "AgAC", "file_unique_id": "p", "width": 90, "height": 67}],
+     "caption": "is this normal?"},
+    {"voice": {"file_id": "AwAC", "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg"}},
+])
+def test_media_gets_a_short_polite_reply(stack, fake, message):
+    chat = private_chat(5004)
+    assert post(update(chat, **message)) == 200
+    [call] = sent_to(fake, 5004)
+    assert "I can only read text messages" in call["text"]
+
+
+def test_edited_messages_and_group_chats_never_error(stack, fake):
+    edited = update(private_chat(5005), text="is botox safe???", edit_date=1700000100)
+    edited["edited_message"] = edited.pop("message")
+    assert post(edited) == 200
+    [call] = sent_to(fake, 5005)
+    assert "not edits" in call["text"]
+    group = {"id": -1005006, "type": "group", "title": "Friends"}
+    assert post(update(group, text="is botox safe?")) == 200
+    assert sent_to(fake, -1005006) == []
+    assert post(update(group, text="/start@clinic_faq_test_bot")) == 200
+    [call] = sent_to(fake, -1005006)
+    assert "private chat" in call["text"]
+    assert user_texts(stack, -1005006) == []
+
+
+@pytest.mark.parametrize("secret", ["forged-secret", None, SECRET + "x", ""])
+def test_forged_or_missing_secret_gets_403_and_reaches_nothing(stack, fake, secret):
+    chat = private_chat(5007)
+    assert post(update(chat, text="is botox safe?"), secret=secret) == 403
+    callback = {"update_id": 920000, "callback_query": {
+        "id": "cbq-forged", "chat_instance": "1", "data": "/handoff",
+        "from": {"id": 5007, "is_bot": False, "first_name": "X"},
+        "message": {"message_id": 1, "date": 1700000000, "chat": chat, "text": "..."}}}
+    assert post(callback, secret=secret) == 403
+    assert fake.records == []
+    assert user_texts(stack, 5007) == []
+
+
+def test_overlong_message_is_refused_politely_before_the_bot(stack, fake):
+    chat = private_chat(5008)
+    assert post(update(chat, text="botox " * 600)) == 200  # 3,600 characters: over the guard's 2,000
+    [call] = sent_to(fake, 5008)
+    assert "too long" in call["text"] and len(call["text"]) <= 4096
+    assert user_texts(stack, 5008) == []
+
+
+def test_redelivered_update_is_answered_once(stack, fake):
+    again = update(private_chat(5010), text="thanks")
+    assert post(again) == 200 and post(again) == 200
+    assert len(sent_to(fake, 5010)) == 1
+
+
+def _triage_in_pipeline() -> bool:
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
+    return any("triage" in str(step.get("name", "")).lower() for step in config.get("pipeline", []))
+
+
+@pytest.mark.skipif(not _triage_in_pipeline(), reason="triage component not in config.yml yet")
+def test_emergency_advice_comes_first_and_bold(stack, fake):
+    chat = private_chat(5009)
+    assert post(update(chat, text="I had botox yesterday and now I can't breathe")) == 200
+    calls = sent_to(fake, 5009)
+    assert calls, "no reply"
+    first = calls[0]["text"]
+    assert first.startswith(f"{SIREN} <b>"), first[:200]
+    assert re.search(r"<b>[^<]*112[^<]*</b>", first)
+
+
+def test_rasa_log_has_no_traceback_and_no_token(stack):
+    log = stack.log("rasa")
+    assert "Traceback" not in log
+    assert TOKEN not in log and SECRET not in log
+    assert "Telegram webhook call refused: missing or wrong" in log
