@@ -229,7 +229,7 @@ class Detector:
                 ))
         self.context.add(rules)
 
-        targets = {w for p in policy.all_patterns() for kind, item in parse_pattern(p) if kind == "words"
+        targets = {w for p in policy.all_patterns() for kind, item in parse_pattern(p) if kind in ("words", "exact")
                    for w in item[0]} | set(policy.typo_extra_targets)
         self.typos = TypoCorrector(targets, _english_words(), policy.typo_protect)
 
@@ -249,7 +249,10 @@ class Detector:
                 compiled.append({})
             else:
                 alternatives, optional = item
-                spec: Dict = {"NORM": {"IN": sorted({self._key(w) for w in alternatives})}}
+                if kind == "exact":
+                    spec: Dict = {"LOWER": {"IN": sorted(alternatives)}}
+                else:
+                    spec = {"NORM": {"IN": sorted({self._key(w) for w in alternatives})}}
                 if optional:
                     spec["OP"] = "?"
                 compiled.append(spec)

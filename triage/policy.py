@@ -88,7 +88,9 @@ class Policy:
 
 def parse_pattern(pattern: str) -> List[Tuple[str, object]]:
     """The pattern mini-language (see the policy file's header) as a list of
-    ("words", [alternatives], optional) / ("any", None) / ("gap", n) items."""
+    ("words" | "exact", ([alternatives], optional)) / ("any", None) / ("gap", n)
+    items. "exact" (written =went|gone) matches the lowercase form only, not
+    other inflections."""
     items: List[Tuple[str, object]] = []
     for part in pattern.split():
         gap = GAP.match(part)
@@ -99,15 +101,16 @@ def parse_pattern(pattern: str) -> List[Tuple[str, object]]:
         else:
             optional = part.endswith("?") and len(part) > 1
             words = part[:-1] if optional else part
-            alternatives = [w for w in words.lower().split("|")]
+            exact = words.startswith("=")
+            alternatives = [w for w in words.lstrip("=").lower().split("|")]
             if any(not w for w in alternatives):
                 raise PolicyError(f"pattern {pattern!r}: empty alternative in {part!r}")
-            items.append(("words", (tuple(alternatives), optional)))
+            items.append(("exact" if exact else "words", (tuple(alternatives), optional)))
     if not items:
         raise PolicyError("empty pattern")
     if items[0][0] == "gap" or items[-1][0] == "gap":
         raise PolicyError(f"pattern {pattern!r}: a gap cannot start or end a pattern")
-    if not any(kind == "words" and not item[1] for kind, item in items):
+    if not any(kind in ("words", "exact") and not item[1] for kind, item in items):
         raise PolicyError(f"pattern {pattern!r}: needs at least one required word")
     return items
 
