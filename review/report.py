@@ -174,17 +174,17 @@ def render(
 
     answered = f.reply_types.get("answer", 0)
     w("<div class='cards'>")
-    for value, label, cls in [
-        (f.conversations, "conversations", ""),
-        (f.messages, "patient messages", ""),
-        (answered, "answered from the article", ""),
-        (f"{f.fallbacks} <small>{_pct(f.fallback_rate)}</small>", "not covered (fallback)", ""),
-        (f.escalations.get("routine", 0), "routine escalations", ""),
-        (f.escalations.get("clinic", 0), "clinic escalations", "clinic"),
-        (f.escalations.get("emergency", 0), "emergency escalations", "emergency"),
+    for key, value, label, cls in [
+        ("conversations", f.conversations, "conversations", ""),
+        ("messages", f.messages, "patient messages", ""),
+        ("answers", answered, "answered from the article", ""),
+        ("fallbacks", f"{f.fallbacks} <small>{_pct(f.fallback_rate)}</small>", "not covered (fallback)", ""),
+        ("routine", f.escalations.get("routine", 0), "routine escalations", ""),
+        ("clinic", f.escalations.get("clinic", 0), "clinic escalations", "clinic"),
+        ("emergency", f.escalations.get("emergency", 0), "emergency escalations", "emergency"),
     ]:
         # values are numbers formatted here, never patient text
-        w(f"<div class='card {cls}'><b>{value}</b><span>{e(label)}</span></div>")
+        w(f"<div class='card {cls}' id='card-{key}'><b>{value}</b><span>{e(label)}</span></div>")
     w("</div>")
     others = ", ".join(f"{k}: {v}" for k, v in sorted(f.reply_types.items()) if k not in ("answer", "fallback"))
     w(f"<p class='note'>{f.senders} distinct patients (pseudonymised). Other replies: {e(others or 'none')}.</p>")

@@ -66,7 +66,6 @@ def conversation_events(sender: str, start: float, rng: random.Random, kb, clini
     events = [ActionExecuted("action_session_start", timestamp=t), SessionStarted(timestamp=t),
               ActionExecuted("action_listen", timestamp=t)]
     conv = Conversation()
-    day = time.strftime("%Y-%m-%d", time.gmtime(start))
     for _ in range(rng.randint(1, 6)):
         t += rng.uniform(5, 120)
         roll = rng.random()
@@ -102,7 +101,7 @@ def conversation_events(sender: str, start: float, rng: random.Random, kb, clini
         conv = conv_after
         expected["messages"] += 1
         expected["reply_types"][payload["type"]] += 1
-        expected["per_day_messages"][day] += 1
+        expected["per_day_messages"][time.strftime("%Y-%m-%d", time.gmtime(t))] += 1
         if payload["type"] == "answer" and payload["topic"]:
             expected["answers_per_topic"][payload["topic"]] += 1
         if payload["escalation"] != "none":
