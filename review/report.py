@@ -36,11 +36,16 @@ def _img(data: str, alt: str) -> str:
 
 
 def _date_axis(ax, days: Sequence[date]):
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(days) <= 16:
+        ax.xaxis.set_major_locator(mdates.DayLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+    else:
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     if days:
-        ax.set_xlim(matplotlib.dates.date2num(days[0]) - 0.6, matplotlib.dates.date2num(days[-1]) + 0.6)
+        ax.set_xlim(mdates.date2num(days[0]) - 0.6, mdates.date2num(days[-1]) + 0.6)
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -73,6 +78,7 @@ def plot_topics(f: Figures) -> Optional[str]:
     bars = ax.barh([t for t, _ in topics], [n for _, n in topics], color="#74c476")
     ax.bar_label(bars, padding=3, fontsize=8)
     ax.set_xlabel("answers given")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
