@@ -16,6 +16,7 @@ without a bot) and answers every webhook call with 503.
 """
 import asyncio
 import hmac
+import html
 import logging
 import os
 import re
@@ -125,8 +126,10 @@ class TelegramOutput(OutputChannel):
     def __init__(self, api: BotApi) -> None:
         self.api = api
         self.sent = 0  # messages Telegram accepted
+        self.responses = 0  # bot messages handed to this channel by Rasa
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.responses += 1
         custom = message.get("custom")
         if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
             # The payload holds everything in `text`: don't send it twice.
@@ -140,6 +143,7 @@ class TelegramOutput(OutputChannel):
         await self.send_messages(recipient_id, render_text(text, buttons))
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        self.responses += 1
         await self.send_messages(recipient_id, render_text(text))
 
     async def send_html(self, recipient_id: Text, html_text: Text) -> None:
@@ -160,8 +164,6 @@ class TelegramOutput(OutputChannel):
 
     async def _send_plain(self, recipient_id: Text, message: OutgoingMessage) -> None:
         """Last resort after a 400: the same text without HTML or buttons."""
-        import html
-
         plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
         try:
             await self.api.call("sendMessage", chat_id=recipient_id, text=plain)
@@ -342,8 +344,8 @@ class TelegramInput(InputChannel):
             task.add_done_callback(lambda t: _log_late(t, tag))
         except Exception as error:  # noqa: BLE001 - the patient must get an answer
             failure = type(error).__name__  # not str(error): it may quote the message
-        if failure is None and out.sent:
-            return
+        if failure is None and out.responses:
+            return  # sent, or Telegram refused it (logged): no fallback on top
         failure = failure or "the bot produced no message (action server?)"
         logger.error("telegram.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
         emergency = await self._is_emergency(agent, text)
