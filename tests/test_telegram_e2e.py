@@ -94,6 +94,17 @@ def test_question_gets_html_answer_with_quotes_and_buttons(stack, fake):
     assert len(call["text"]) <= 4096
 
 
+def test_clinic_advice_is_bold_after_the_quotes(stack, fake):
+    chat = private_chat(5011)
+    assert post(update(chat, text="what are the serious complications of botox?")) == 200
+    [call] = sent_to(fake, 5011)
+    advice = yaml.safe_load((PROJECT_ROOT / "clinic.yml").read_text())["advice"]["clinic"]
+    phone = yaml.safe_load((PROJECT_ROOT / "clinic.yml").read_text())["phone"]
+    assert re.search(rf"<b>[^<]*{re.escape(phone)}[^<]*</b>$", call["text"]), call["text"][-300:]
+    assert call["text"].rindex("</blockquote>") < call["text"].rindex(phone)
+    assert advice.split("{")[0].strip() in call["text"]
+
+
 def test_inline_button_callback_is_answered_and_handled(stack, fake):
     chat = private_chat(5002)
     assert post(update(chat, text="what are the side effects?")) == 200

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "widget"))
 
 from actions.clinic import load_clinic  # noqa: E402
 from actions.replies import TALK_TO_PERSON, Reply, render  # noqa: E402
-from tests.servers import RasaStack, payloads  # noqa: E402
+from servers import RasaStack, payloads  # noqa: E402
 from serve import serve_in_thread  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -139,8 +139,11 @@ def test_ask_a_question_and_see_the_quote(page, stack):
     sources = reply.locator("details")
     summary = sources.locator("summary")
     expect(summary).to_contain_text("From the article")
-    expect(summary).to_contain_text(f"paragraph{'s' if len({s['paragraph'] for s in expected['sources']}) > 1 else ''} "
-                                    f"{expected['sources'][0]['paragraph']}")
+    paragraphs = sorted({s["paragraph"] for s in expected["sources"]})
+    count = len(expected["sources"])
+    expect(summary).to_have_text(
+        f"From the article ({count} quote{'s' if count > 1 else ''}, "
+        f"paragraph{'s' if len(paragraphs) > 1 else ''} {', '.join(map(str, paragraphs))})")
     quote = expected["sources"][0]
     expect(sources.locator("blockquote").first).to_be_hidden()
     summary.click()
@@ -223,11 +226,12 @@ def test_reload_keeps_the_conversation(page):
     sent = []
     open_chat(page)
     ask(page, "what are the common side effects?")
-    before = page.locator("#botox-chat [role=log]").inner_text()
+    before = page.locator("#botox-chat [role=log]").text_content()
     page.reload()
     page.on("request", lambda request: sent.append(request))
     expect(page.locator("#botox-chat [role=dialog]")).to_be_visible()  # it was open before the reload
-    expect(page.locator("#botox-chat [role=log]")).to_have_text(before)
+    expect(page.locator("#botox-chat [role=log] .b")).to_have_count(2)
+    assert page.locator("#botox-chat [role=log]").text_content() == before
     # Same sender: the server still knows the last topic.
     page.locator("#botox-chat .g button", has_text="Where does it say that?").click()
     expect(page.locator("#botox-chat [role=log] .b")).to_have_count(3)
@@ -271,6 +275,23 @@ def test_keyboard_only_and_focus(page):
     page.keyboard.press("Escape")
     expect(page.locator("#botox-chat [role=dialog]")).to_be_hidden()
     expect(launcher).to_be_focused()
+
+
+def test_any_accent_colour_keeps_aa_contrast(page, demo):
+    """The clinic's colour is theirs; the widget picks black or white text on it so contrast still passes."""
+    page.route("**/light-accent.html", lambda route: route.fulfill(content_type="text/html", body=(
+        '<!doctype html><html lang="en"><title>t</title><body><p>Host page</p>'
+        f'<script src="/botox-chat.js" data-server="{demo.rstrip("/")}" data-accent="#ffd400" '
+        'data-title="Light accent" data-position="left"></script></body></html>')))
+    page.goto(demo + "light-accent.html")
+    launcher = page.locator("#botox-chat .l")
+    assert launcher.evaluate("n => getComputedStyle(n).color") == "rgb(0, 0, 0)"
+    assert contrast_failures(page) == []
+    open_chat(page)
+    expect(page.locator("#botox-chat h2")).to_have_text("Light accent")
+    assert page.locator("#botox-chat [role=dialog]").bounding_box()["x"] < 100  # data-position="left"
+    assert contrast_failures(page) == []
+    shot(page, "light-accent")
 
 
 def test_mobile_width(browser, demo):

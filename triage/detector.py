@@ -63,13 +63,17 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
 class TypoCorrector:
     """Corrects words that are not English towards the policy's vocabulary."""
 
-    def __init__(self, targets: Iterable[str], dictionary: Set[str], protect: Iterable[str]):
+    def __init__(self, targets: Iterable[str], dictionary: Set[str], protect: Iterable[str],
+                 misspellings: Optional[Dict[str, str]] = None):
+        self.misspellings = {k.lower(): v for k, v in (misspellings or {}).items()}
         self.targets = sorted({t for t in targets if t.isalpha() and len(t) >= 3})
         self.known = set(dictionary) | set(self.targets) | set(protect)
         self._cache: Dict[str, Optional[str]] = {}
 
     def correct_word(self, word: str) -> Optional[str]:
         lower = word.lower()
+        if lower in self.misspellings:
+            return self.misspellings[lower]
         if len(lower) < 4 or lower in self.known:
             return None
         if lower in self._cache:
@@ -231,7 +235,7 @@ class Detector:
 
         targets = {w for p in policy.all_patterns() for kind, item in parse_pattern(p) if kind in ("words", "exact")
                    for w in item[0]} | set(policy.typo_extra_targets)
-        self.typos = TypoCorrector(targets, _english_words(), policy.typo_protect)
+        self.typos = TypoCorrector(targets, _english_words(), policy.typo_protect, policy.typo_misspellings)
 
     # -- patterns
     def _key(self, word: str) -> str:
@@ -296,10 +300,12 @@ class Detector:
 
     def _interrogative(self, clause: Span) -> bool:
         words = [t for t in clause if not t.is_punct]
-        for token in words:
+        for i, token in enumerate(words):
             if token.lower_ in FILLERS:
                 continue
-            if token.lower_ in self.policy.question_starters:
+            # "cannot breathe properly", "can't swallow": a statement, not "can ...?"
+            negated_modal = i + 1 < len(words) and words[i + 1].norm_ == "not"
+            if token.lower_ in self.policy.question_starters and not negated_modal:
                 return True
             break
         sent = clause.sent
@@ -320,15 +326,29 @@ class Detector:
         key = self.nlp.vocab.strings[name]
         return any(m == key and s >= span.start and e <= span.end for m, s, e in cues)
 
+    @staticmethod
+    def _categories(ent: Span) -> Set[str]:
+        """ConText categories modifying `ent`, ignoring modifiers that lie
+        inside the symptom itself (the "not" of "can't breathe", the "gone"
+        of "my eyebrow has gone low")."""
+        found = set()
+        for modifier in ent._.modifiers:
+            start, end = modifier.modifier_span
+            if start >= ent.start and end <= ent.end:
+                continue
+            found.add(modifier.category)
+        return found
+
     def _status(self, ent: Span, cues) -> str:
-        if ent._.is_negated:
+        categories = self._categories(ent)
+        if "NEGATED_EXISTENCE" in categories:
             return "negated"
         clause = self._clause(ent)
         present = self._cue_in(cues, "PRESENT", clause)
         anchored = self._has_person_anchor(ent, clause)
-        if ent._.is_hypothetical:
+        if "HYPOTHETICAL" in categories:
             return "report" if (anchored and present) else "question"
-        if ent._.is_historical:
+        if "HISTORICAL" in categories:
             return "historical"
         if self._interrogative(clause) and not (anchored or present):
             return "question"
@@ -355,7 +375,7 @@ class Detector:
             if (LEVEL_RANK[level] < LEVEL_RANK[self.policy.worsening_raise_to]
                     and self._cue_in(cues, "WORSENING", ent.sent)):
                 level = self.policy.worsening_raise_to
-            about = "other" if ent._.is_family else "self"
+            about = "other" if "FAMILY" in self._categories(ent) else "self"
             mentions.append(Mention(group.id, group.label, level, ent.text, index, status, about))
         reported = [m for m in mentions if m.status == "report"]
         if not reported:

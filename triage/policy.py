@@ -71,6 +71,7 @@ class Policy:
     refers_back_patterns: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
     typo_extra_targets: Tuple[str, ...]
+    typo_misspellings: Dict[str, str]
 
     def group(self, group_id: str) -> Group:
         for g in self.groups:
@@ -211,6 +212,8 @@ def build_policy(raw: Dict) -> Policy:
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
         typo_extra_targets=tuple(w.lower() for w in (raw.get("typo") or {}).get("extra_targets") or ()),
+        typo_misspellings={str(k).lower(): str(v).lower()
+                           for k, v in ((raw.get("typo") or {}).get("misspellings") or {}).items()},
     )
 
 

@@ -56,7 +56,7 @@
 
   const host = el("div", null, null, { id: "botox-chat" });
   const root = host.attachShadow({ mode: "open" });
-  root.appendChild(el("style", null, `
+  const css = `
 :host{all:initial}
 *{box-sizing:border-box}
 .w{--a:${accent};--fa:${onAccent};font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1a1a1a}
@@ -72,7 +72,7 @@ button,input{font:inherit}
 .s{position:relative;flex:1;overflow-y:auto;padding:12px;background:#f4f5f7}
 .m{margin:0 0 10px;padding:10px 12px;border-radius:12px;max-width:92%;white-space:pre-wrap;overflow-wrap:anywhere}
 .u{background:var(--a);color:var(--fa);margin-left:auto;width:fit-content;border-bottom-right-radius:3px}
-.u.q{opacity:.75}
+.u.q{background:#fff;color:#1a1a1a;border:2px dashed var(--a)}
 .u small{display:block;font-size:12px}
 .b{background:#fff;border:1px solid #d5d8dd;border-bottom-left-radius:3px}
 .b p{margin:0}
@@ -98,14 +98,16 @@ blockquote{margin:6px 0 2px;font-style:italic}
 @keyframes d{to{opacity:.2}}
 @media (prefers-reduced-motion:reduce){.t i{animation:none}}
 .n{display:flex;gap:8px;align-items:center;background:#fff4d1;color:#3d2a00;border-top:1px solid #a15c00;padding:6px 12px;font-size:14px}
-.n button{margin-left:auto;background:#fff;color:#3d2a00;border:1px solid #3d2a00;border-radius:6px;padding:2px 8px;cursor:pointer}
+.n button{margin-left:auto;white-space:nowrap;background:#fff;color:#3d2a00;border:1px solid #3d2a00;border-radius:6px;padding:2px 8px;cursor:pointer}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d5d8dd;background:#fff}
-input{flex:1;min-width:0;border:1px solid #6b7280;border-radius:8px;padding:9px 10px;color:#1a1a1a;background:#fff}
+input{flex:1;min-width:0;font-size:16px;border:1px solid #6b7280;border-radius:8px;padding:9px 10px;color:#1a1a1a;background:#fff}
 form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;padding:9px 16px;font-weight:600;cursor:pointer}
 .f{padding:0 12px 8px;font-size:12px;color:#4a4f57;background:#fff}
 .f button{background:none;border:0;padding:0;color:#0a4f96;text-decoration:underline;cursor:pointer;font-size:12px}
 @media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}.l{bottom:12px;${config.left ? "left" : "right"}:12px}}
-`));
+`;
+  // A constructed stylesheet needs no 'unsafe-inline' in the host page's CSP; <style> is the fallback.
+  try { const sheet = new CSSStyleSheet(); sheet.replaceSync(css); root.adoptedStyleSheets = [sheet]; } catch (e) { root.append(el("style", null, css)); }
 
   const w = el("div", "w");
   const launcher = el("button", "l", config.launcher, { type: "button", "aria-expanded": "false", "aria-controls": "bc-panel", "aria-haspopup": "dialog" });
@@ -170,7 +172,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
     if (sources.length) {
       const details = el("details");
       details.open = !!entry.o;
-      const paragraphs = [...new Set(sources.map((s) => s.paragraph))].join(", ");
+      const paragraphs = [...new Set(sources.map((s) => +s.paragraph))].sort((a, b) => a - b).join(", ");
       details.append(el("summary", null, `From the article (${sources.length === 1 ? "1 quote" : sources.length + " quotes"}, paragraph${/,/.test(paragraphs) ? "s" : ""} ${paragraphs})`));
       const list = el("ol");
       for (const s of sources) {
@@ -229,6 +231,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   let busy = false, delay = 0, timer = 0, failures = 0;
   const setOffline = (offline) => {
     notice.hidden = !offline;
+    if (offline) scroller.scrollTop = scroller.scrollHeight;
     for (const e of queue()) {
       const small = nodes.has(e) && nodes.get(e).querySelector("small");
       if (small) small.textContent = offline ? "Not sent yet: waiting for the connection\u2026" : "Sending\u2026";

@@ -1,0 +1,97 @@
+"""Which reply each message gets, and what the patient reads (no Rasa server)."""
+import pytest
+
+from actions.dialogue import MAX_MESSAGE_CHARS, Conversation, respond
+from actions.replies import render
+
+
+def reply_for(kb, clinic, intent, text="a question", conv=Conversation()):
+    turn = respond(kb, intent, text, conv)
+    text_out, payload = render(turn.reply, clinic)
+    return turn, text_out, payload
+
+
+def test_topic_answer_quotes_the_article_verbatim_with_numbers(kb, clinic, article):
+    turn, text, payload = reply_for(kb, clinic, "ask_common_side_effects")
+    assert payload["type"] == "answer" and payload["topic"] == "common_side_effects"
+    assert payload["sources"][0] == {
+        "document": "the-risks-of-botox.txt", "paragraph": 2, "sentence": 1,
+        "quote": "You may experience redness, bruising, bleeding, or swelling.",
+    }
+    for source in payload["sources"]:
+        assert article.sentence(source["paragraph"], source["sentence"]) == source["quote"]
+        assert source["quote"] in text
+    assert "(paragraph 2, sentence 1)" in text
+    assert payload["escalation"] == "routine"
+    assert payload["advice"] and payload["advice"] in text and clinic.contact["phone"] in payload["advice"]
+    assert turn.last_topic == "common_side_effects"
+
+
+@pytest.mark.parametrize("level", ["none", "routine", "clinic"])
+def test_every_escalation_level_gets_fitting_advice(kb, clinic, level):
+    topic = next(t for t in kb.topics if t.escalation == level)
+    _, text, payload = reply_for(kb, clinic, topic.intent)
+    assert payload["escalation"] == level
+    if level == "none":
+        assert payload["advice"] is None
+    else:
+        assert text.endswith(payload["advice"])
+
+
+def test_serious_complications_tell_the_patient_to_call_the_clinic(kb, clinic):
+    _, text, payload = reply_for(kb, clinic, "ask_serious_complications")
+    assert payload["escalation"] == "clinic"
+    assert "today" in payload["advice"] and clinic.contact["phone"] in text
+
+
+def test_where_does_it_say_that_shows_the_quotes_of_the_last_answer(kb, clinic):
+    _, _, payload = reply_for(kb, clinic, "ask_source", conv=Conversation(last_topic="stopping"))
+    assert payload["topic"] == "stopping"
+    assert [s["paragraph"] for s in payload["sources"]] == [3]
+    assert "overnight" in payload["sources"][0]["quote"]
+
+
+def test_tell_me_more_moves_to_the_next_related_topic_not_yet_shown(kb, clinic):
+    conv = Conversation(last_topic="who_should_inject", shown_topics=("who_should_inject",))
+    turn, text, payload = reply_for(kb, clinic, "tell_me_more", conv=conv)
+    assert payload["topic"] == kb.topic("who_should_inject").related[0]
+    assert text.startswith(kb.replies["more_intro"])
+    assert turn.shown_topics == ("who_should_inject", payload["topic"])
+
+
+def test_follow_ups_without_a_previous_answer_say_so_and_cite_nothing(kb, clinic):
+    for intent in ("tell_me_more", "ask_source"):
+        _, _, payload = reply_for(kb, clinic, intent)
+        assert payload["sources"] == [] and payload["topic"] is None
+
+
+@pytest.mark.parametrize("intent", ["out_of_scope", "nlu_fallback", "some_unknown_intent"])
+def test_uncovered_questions_get_an_honest_fallback_with_the_clinic_contact(kb, clinic, intent):
+    _, text, payload = reply_for(kb, clinic, intent, conv=Conversation(last_topic="safety"))
+    assert payload["type"] == "fallback" and payload["sources"] == [] and payload["topic"] is None
+    assert "doesn't cover" in text and clinic.contact["phone"] in text
+
+
+def test_fallback_keeps_the_context_for_a_later_follow_up(kb):
+    turn = respond(kb, "out_of_scope", "pregnant?", Conversation(last_topic="safety", shown_topics=("safety",)))
+    assert turn.last_topic == "safety" and turn.shown_topics == ("safety",)
+
+
+def test_greeting_says_it_is_an_automated_assistant_not_a_doctor(kb, clinic):
+    _, text, payload = reply_for(kb, clinic, "greet")
+    assert payload["type"] == "smalltalk"
+    assert "automated assistant" in text and "not a doctor" in text and clinic.contact["name"] in text
+
+
+def test_handoff_gives_every_way_to_reach_the_clinic(kb, clinic):
+    _, text, payload = reply_for(kb, clinic, "handoff")
+    assert payload["type"] == "handoff"
+    for field in ("phone", "email", "booking_url", "hours"):
+        assert clinic.contact[field] in text
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * (MAX_MESSAGE_CHARS + 1)])
+def test_empty_or_too_long_messages_get_a_polite_reply(kb, clinic, text):
+    _, reply_text, payload = reply_for(kb, clinic, "ask_safety", text=text)
+    assert payload["type"] == "fallback" and payload["sources"] == []
+    assert reply_text

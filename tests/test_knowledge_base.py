@@ -1,0 +1,69 @@
+"""The knowledge base agrees with the article, and the validator catches it when it doesn't."""
+import copy
+
+import yaml
+
+from actions.knowledge_base import KB_PATH, parse_knowledge_base, problems
+
+REQUIRED_TOPICS = {
+    "what_is_botox", "safety", "common_side_effects", "serious_complications",
+    "who_should_inject", "incorrect_injection", "certified_brand", "diluted_botox",
+    "price_vs_result", "medical_uses", "stopping", "preventive", "lowering_risk",
+}
+
+
+def raw_kb():
+    return yaml.safe_load(KB_PATH.read_text(encoding="utf-8"))
+
+
+def test_article_is_split_into_the_numbered_sentences_the_kb_cites(article):
+    assert [len(p) for p in article.paragraphs] == [4, 5, 8, 1]
+    assert article.sentence(2, 1) == "You may experience redness, bruising, bleeding, or swelling."
+    assert article.sentence(3, 1).endswith("diluted Botox, etc.")
+
+
+def test_knowledge_base_has_no_problems(kb, article):
+    assert problems(kb, article) == []
+
+
+def test_every_required_topic_is_covered(kb):
+    assert REQUIRED_TOPICS <= {t.id for t in kb.topics}
+
+
+def test_every_sentence_of_the_article_is_cited_by_some_topic(kb, article):
+    cited = {(q.paragraph, q.sentence) for t in kb.topics for q in t.quotes}
+    uncited = set(article.numbered_sentences()) - cited
+    # Paragraph 1 sentence 2 only announces the article ("be aware of the risks").
+    assert uncited <= {(1, 2)}
+
+
+def test_who_should_inject_shows_both_sides_of_the_article(kb):
+    quotes = " ".join(q.text for q in kb.topic("who_should_inject").quotes)
+    assert "only a trained doctor" in quotes and "nurse, or dentist" in quotes
+
+
+def test_a_misquote_is_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    raw["topics"][0]["quotes"][0]["text"] = "Botox is a completely risk-free treatment."
+    assert any("not verbatim" in p for p in problems(parse_knowledge_base(raw), article))
+
+
+def test_a_wrong_sentence_number_is_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    raw["topics"][0]["quotes"][0]["sentence"] = 99
+    assert any("no sentence 99" in p for p in problems(parse_knowledge_base(raw), article))
+
+
+def test_a_topic_without_training_examples_is_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    raw["topics"][1]["examples"] = []
+    assert any("training examples" in p for p in problems(parse_knowledge_base(raw), article))
+
+
+def test_unknown_escalation_and_related_topic_are_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    raw["topics"][0]["escalation"] = "panic"
+    raw["topics"][0]["related"] = ["no_such_topic"]
+    found = problems(parse_knowledge_base(raw), article)
+    assert any("escalation 'panic'" in p for p in found)
+    assert any("no_such_topic" in p for p in found)
