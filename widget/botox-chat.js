@@ -249,7 +249,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   };
   const probe = () => {
     clearTimeout(timer);
-    request(server + "/", { method: "GET" }).then((r) => (r.ok ? pump() : retryLater()), retryLater);
+    request(server + "/webhooks/rest/", { method: "GET" }).then((r) => (r.ok ? pump() : retryLater()), retryLater);
   };
   const pump = () => {
     const entry = queue()[0];
