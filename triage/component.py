@@ -1,0 +1,90 @@
+"""Rasa 3.6 NLU component: symptom triage on every message.
+
+In config.yml, after the FallbackClassifier:
+
+    - name: triage.component.TriageClassifier
+
+When a message is a current symptom report (the writer's or someone else's),
+it overrides whatever intent came before (a topic, `nlu_fallback`, ...) with
+`report_symptom` at confidence 1.0 and attaches the assessment:
+
+    message["triage"] = {"level": "emergency"|"clinic"|"mild", "escalation": ...,
+                         "symptoms": [...], "labels": [...], "matched": [...],
+                         "about": "self"|"other", "cite": [...]}
+
+`add_to_output=True`, so the parse result, the tracker's `user` event (review
+reads it) and the action (`tracker.latest_message["triage"]`) all see it.
+Questions, negations and history are left alone. The detector is built once
+when the model loads; any internal error is logged and the message is left
+as it was (fail safe: no triage rather than a crash).
+"""
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+logger = logging.getLogger(__name__)
+
+TRIAGE_KEY = "triage"
+REPORT_INTENT = "report_symptom"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class TriageClassifier(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"intent": REPORT_INTENT}
+
+    def __init__(self, config: Dict[Text, Any], detector: Optional[Any] = None) -> None:
+        self.intent = config.get("intent", REPORT_INTENT)
+        self.detector = detector
+        if self.detector is None:
+            try:
+                from triage.detector import get_detector
+
+                self.detector = get_detector()
+            except Exception:  # noqa: BLE001 - never stop the server over triage
+                logger.exception("triage: could not build the detector; triage is OFF")
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TriageClassifier":
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            try:
+                self._process_one(message)
+            except Exception:  # noqa: BLE001 - fail safe: no triage, message unchanged
+                logger.exception("triage: failed on a message; left unchanged")
+        return messages
+
+    def _process_one(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not text or self.detector is None:
+            return
+        assessment = self.detector.assess(text)
+        if not assessment.is_report:
+            return
+        triage = assessment.as_dict()
+        previous = message.get(INTENT) or {}
+        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != self.intent]
+        intent = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
+        message.set(TRIAGE_KEY, triage, add_to_output=True)
+        logger.info(
+            "triage: %s report (%s, about %s); intent %s -> %s",
+            triage["level"], ", ".join(triage["symptoms"]), triage["about"],
+            previous.get(INTENT_NAME_KEY), self.intent,
+        )
