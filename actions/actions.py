@@ -28,7 +28,8 @@ class ActionReply(Action):
             last_topic=tracker.get_slot("last_topic"),
             shown_topics=tuple(tracker.get_slot("shown_topics") or ()),
         )
-        turn = respond(KNOWLEDGE_BASE, intent, message.get("text") or "", conversation)
+        turn = respond(KNOWLEDGE_BASE, intent, message.get("text") or "", conversation,
+                       triage=message.get("triage"))
         text, payload = render(turn.reply, CLINIC)
         dispatcher.utter_message(text=text, json_message=payload)
         return [

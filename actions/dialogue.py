@@ -3,14 +3,17 @@ so far. Pure: no Rasa objects, so every branch is unit-testable."""
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
+from actions.clinic import load_clinic
 from actions.knowledge_base import KnowledgeBase
 from actions.replies import TALK_TO_PERSON, Reply, topic_answer
+from actions.triage_reply import triage_reply
 
 # Longer messages are refused before any interpretation (see README, Bad input).
 MAX_MESSAGE_CHARS = 2000
 
 SMALLTALK_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge")
 FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
+REPORT_SYMPTOM_INTENT = "report_symptom"
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,19 @@ def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
     return Turn(reply, topic.id, conv.shown_topics)
 
 
-def respond(kb: KnowledgeBase, intent: Optional[str], text: str, conv: Conversation) -> Turn:
-    """The reply to one message classified as `intent`."""
+def respond(
+    kb: KnowledgeBase,
+    intent: Optional[str],
+    text: str,
+    conv: Conversation,
+    triage: Optional[Dict] = None,
+) -> Turn:
+    """The reply to one message classified as `intent`. `triage` is the NLU's
+    symptom assessment (message["triage"], docs/triage.md), if any."""
     keep = (conv.last_topic, conv.shown_topics)
+    # A symptom report outranks everything else (topic, follow-up, length).
+    if intent == REPORT_SYMPTOM_INTENT or triage:
+        return Turn(triage_reply(kb, load_clinic(), triage), *keep)
     if len(text) > MAX_MESSAGE_CHARS:
         return Turn(_fallback(kb, "too_long"), *keep)
     if not text.strip() or not intent:

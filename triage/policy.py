@@ -116,12 +116,26 @@ def parse_pattern(pattern: str) -> List[Tuple[str, object]]:
     return items
 
 
-def _kb_topic_ids(path: Path = KB_PATH) -> List[str]:
+CITE = re.compile(r"^(?P<topic>[a-z0-9_]+)(?:#(?P<paragraph>\d+)\.(?P<sentence>\d+))?$")
+
+
+def parse_cite(cite: str) -> Tuple[str, Optional[Tuple[int, int]]]:
+    """"topic" (all its quotes) or "topic#paragraph.sentence" (that quote)."""
+    match = CITE.match(cite)
+    if not match:
+        raise PolicyError(f"cite {cite!r}: write topic_id or topic_id#paragraph.sentence")
+    where = (int(match["paragraph"]), int(match["sentence"])) if match["paragraph"] else None
+    return match["topic"], where
+
+
+def _kb_quotes(path: Path = KB_PATH) -> Dict[str, List[Tuple[int, int]]]:
+    """topic id -> (paragraph, sentence) of its quotes."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [t["id"] for t in raw.get("topics", [])]
+    return {t["id"]: [(q["paragraph"], q["sentence"]) for q in t.get("quotes", [])]
+            for t in raw.get("topics", [])}
 
 
-def problems(raw: Dict, topic_ids: Sequence[str]) -> List[str]:
+def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str]:
     """Every way the raw policy is malformed or disagrees with the knowledge base."""
     found = []
     levels = raw.get("levels") or {}
@@ -148,9 +162,16 @@ def problems(raw: Dict, topic_ids: Sequence[str]) -> List[str]:
             found.append(f"{where}: level {g.get('level')!r} not in {LEVELS}")
         if not g.get("label"):
             found.append(f"{where}: no label")
-        for topic in g.get("cite") or []:
-            if topic not in topic_ids:
+        for cite in g.get("cite") or []:
+            try:
+                topic, quote = parse_cite(str(cite))
+            except PolicyError as error:
+                found.append(f"{where}: {error}")
+                continue
+            if topic not in kb_quotes:
                 found.append(f"{where}: cites unknown knowledge-base topic {topic!r}")
+            elif quote and quote not in kb_quotes[topic]:
+                found.append(f"{where}: topic {topic!r} has no quote at paragraph {quote[0]} sentence {quote[1]}")
         if not g.get("patterns"):
             found.append(f"{where}: no patterns")
     if not any(g.get("level") == "emergency" for g in groups):
@@ -220,7 +241,7 @@ def build_policy(raw: Dict) -> Policy:
 @lru_cache(maxsize=None)
 def load_policy(path: Path = POLICY_PATH, kb_path: Path = KB_PATH) -> Policy:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    found = problems(raw, _kb_topic_ids(Path(kb_path)))
+    found = problems(raw, _kb_quotes(Path(kb_path)))
     if found:
         raise PolicyError(f"{path}:\n- " + "\n- ".join(found))
     return build_policy(raw)

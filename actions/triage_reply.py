@@ -1,0 +1,105 @@
+"""The reply to a symptom report (issue 3, docs/triage.md).
+
+The NLU component (triage.component.TriageClassifier) attaches
+`message["triage"]` (level, symptoms, about, cite); this module turns it into
+a `Reply` of type "triage":
+
+  - escalation: the policy's escalation for the level (emergency -> "emergency",
+    clinic -> "clinic", mild -> "routine");
+  - advice: the clinic's (clinic.yml) for emergency and clinic, the policy's own
+    clinic-owned text for mild; render() puts emergency advice first;
+  - answer: the policy's text for the level and the symptoms understood;
+  - sources: the article's sentences the policy cites for those symptoms,
+    verbatim from the knowledge base, shown after the advice;
+  - suggestions: talk to the clinic (and, below emergency, the article's topic).
+"""
+from typing import Dict, List, Optional
+
+from actions.clinic import Clinic
+from actions.knowledge_base import INTENT_PREFIX, KnowledgeBase, Quote
+from actions.replies import TALK_TO_PERSON, Reply
+from triage.policy import LEVEL_RANK, Policy, load_policy, parse_cite
+
+# A report the NLU classified as `report_symptom` without a symptom the policy
+# knows ("something is wrong after my botox"): ask the clinic today, and name
+# the emergency signs. Clinic policy, not the article.
+UNKNOWN_SYMPTOM_LEVEL = "clinic"
+UNKNOWN_SYMPTOM_ANSWER = (
+    "I'm sorry you're not feeling well. I can't tell from your message what is wrong. "
+    "If you have trouble breathing or swallowing, swelling of the lips, tongue or throat, "
+    "chest pain, fainting or spreading weakness, call {emergency_number} now."
+)
+
+
+def cited_quotes(kb: KnowledgeBase, cites: List[str]) -> List[Quote]:
+    """The knowledge-base quotes for the policy's cites, without repeats."""
+    quotes: List[Quote] = []
+    for cite in cites:
+        topic_id, where = parse_cite(cite)
+        try:
+            topic = kb.topic(topic_id)
+        except KeyError:
+            continue
+        for quote in topic.quotes:
+            if where and (quote.paragraph, quote.sentence) != where:
+                continue
+            if all((q.paragraph, q.sentence) != (quote.paragraph, quote.sentence) for q in quotes):
+                quotes.append(quote)
+    return quotes
+
+
+def _cites_for(policy: Policy, triage: Dict) -> List[str]:
+    if triage.get("cite"):
+        return list(triage["cite"])
+    cites: List[str] = []
+    for group_id in triage.get("symptoms") or []:
+        try:
+            group = policy.group(group_id)
+        except KeyError:
+            continue
+        cites += [c for c in group.cite if c not in cites]
+    return cites
+
+
+def _sentence_list(labels: List[str]) -> str:
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def triage_reply(
+    kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], policy: Optional[Policy] = None
+) -> Reply:
+    policy = policy or load_policy()
+    level_name = (triage or {}).get("level")
+    if level_name not in LEVEL_RANK:
+        level = policy.levels[UNKNOWN_SYMPTOM_LEVEL]
+        return Reply(
+            type="triage",
+            answer=UNKNOWN_SYMPTOM_ANSWER,
+            escalation=level.escalation,
+            suggestions=[TALK_TO_PERSON],
+        )
+    level = policy.levels[level_name]
+    labels = list(triage.get("labels") or [])
+    answer = level.answer
+    if labels:
+        answer += f" You mentioned: {_sentence_list(labels)}."
+    if triage.get("about") == "other" and policy.other_person_note:
+        answer += " " + policy.other_person_note
+    quotes = cited_quotes(kb, _cites_for(policy, triage))
+    topic = quotes and next(
+        (parse_cite(c)[0] for c in _cites_for(policy, triage)), None
+    ) or None
+    suggestions = [TALK_TO_PERSON]
+    if level_name != "emergency" and topic:
+        suggestions.append({"title": kb.topic(topic).title, "payload": f"/{INTENT_PREFIX}{topic}"})
+    return Reply(
+        type="triage",
+        answer=answer,
+        escalation=level.escalation,
+        topic=topic,
+        sources=quotes,
+        suggestions=suggestions,
+        advice=clinic.fill(level.advice) if level.advice else None,
+    )
