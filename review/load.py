@@ -44,20 +44,21 @@ def describe(config) -> str:
     if config is None or config.type is None:
         return "in-memory (nothing persisted)"
     if config.type.lower() == "sql":
-        url = sql_url(config)
-        return url if isinstance(url, str) else url.__repr__()  # SQLAlchemy masks the password
+        import sqlalchemy as sa
+
+        return repr(sa.engine.make_url(sql_url(config)))  # SQLAlchemy masks the password
     return f"{config.type} tracker store"
 
 
 def sql_url(config):
     """The SQLAlchemy URL Rasa's SQLTrackerStore would connect to."""
-    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.core.tracker_store import SQLTrackerStore, validate_port
 
     kwargs = dict(config.kwargs)
     return SQLTrackerStore.get_db_url(
         dialect=kwargs.get("dialect", "sqlite"),
         host=config.url,
-        port=kwargs.get("port"),
+        port=validate_port(kwargs.get("port")),
         db=kwargs.get("db", "rasa.db"),
         username=kwargs.get("username"),
         password=kwargs.get("password"),
