@@ -1,0 +1,209 @@
+"""Symptom triage (issue 3): policy, detector, evaluation targets, reply."""
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.dialogue import Conversation, respond
+from actions.replies import render
+from actions.triage_reply import triage_reply
+from triage import evaluate
+from triage.policy import POLICY_PATH, PolicyError, _kb_quotes, load_policy, parse_pattern, problems
+
+TESTS = Path(__file__).resolve().parent
+CASE_FILES = [TESTS / "triage_cases.yml", TESTS / "triage_cases_second.yml"]
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from triage.detector import get_detector
+
+    return get_detector()
+
+
+@pytest.fixture(scope="module")
+def raw_policy():
+    return yaml.safe_load(POLICY_PATH.read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ policy
+def test_policy_is_valid_and_cites_existing_quotes(raw_policy):
+    assert problems(raw_policy, _kb_quotes()) == []
+    policy = load_policy()
+    assert {g.level for g in policy.groups} == {"emergency", "clinic", "mild"}
+    assert policy.levels["emergency"].escalation == "emergency"
+
+
+def test_policy_refuses_an_unknown_topic_and_level(raw_policy):
+    broken = copy.deepcopy(raw_policy)
+    broken["groups"][0]["cite"] = ["no_such_topic"]
+    broken["groups"][1]["level"] = "urgent"
+    broken["groups"][2]["cite"] = ["serious_complications#9.9"]
+    found = problems(broken, _kb_quotes())
+    assert any("no_such_topic" in p for p in found)
+    assert any("'urgent'" in p for p in found)
+    assert any("paragraph 9 sentence 9" in p for p in found)
+
+
+def test_pattern_language():
+    assert parse_pattern("short|shortness of? breath") == [
+        ("words", (("short", "shortness"), False)), ("words", (("of",), True)), ("words", (("breath",), False)),
+    ]
+    assert parse_pattern("=went away")[0] == ("exact", (("went",), False))
+    for bad in ["... breath", "breath ...", "", "a||b"]:
+        with pytest.raises(PolicyError):
+            parse_pattern(bad)
+
+
+def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
+    text = (TESTS.parent / "triage" / "detector.py").read_text()
+    for word in ("breathe", "swallow", "hives", "chest"):
+        assert f'"{word}"' not in text
+
+
+# ------------------------------------------------------------------ detector
+@pytest.mark.parametrize("text, level, kind, about", [
+    ("I had Botox yesterday and now I can't breathe", "emergency", "report", "self"),
+    ("I'm short of breath after my injection", "emergency", "report", "self"),
+    ("my mom got Botox and now she's having trouble breathing", "emergency", "report", "other"),
+    ("I actually have shortness of breath right now", "emergency", "report", "self"),
+    ("is shortness of breath a risk?", None, "question", "self"),
+    ("can botox cause shortness of breath?", None, "question", "self"),
+    ("I don't have any symptoms, I'm just curious about allergic reactions", None, "negated", "self"),
+    ("I'm just curious about allergic reactions", None, "question", "self"),
+    ("no shortness of breath or anything", None, "negated", "self"),
+    ("i'm not short of breath", None, "negated", "self"),
+    ("my eyelid is drooping since the botox", "clinic", "report", "self"),
+    ("the bruise keeps getting bigger", "clinic", "report", "self"),
+    ("there's a small bruise where they injected", "mild", "report", "self"),
+    ("i had a headache last year after botox but it went away", None, "historical", "self"),
+    ("how much is botox", None, "none", "self"),
+])
+def test_detector_cases(detector, text, level, kind, about):
+    a = detector.assess(text)
+    assert (a.level, a.kind, a.about) == (level, kind, about), a
+
+
+def test_typos_are_corrected_towards_the_policy_words(detector):
+    assert detector.assess("shortnes of breth").level == "emergency"
+    assert detector.assess("dizzyness since yesterday").level == "clinic"
+    # real words are left alone
+    assert detector.typos.correct("they injected it") == "they injected it"
+
+
+def test_question_then_report_in_the_next_sentence(detector):
+    assert detector.assess("can botox cause hives? i have them right now").level == "emergency"
+
+
+def test_emergency_wins_over_milder_symptoms_in_a_long_story(detector):
+    text = ("so the bruise is small and a bit red, nothing much, went to work, had lunch, "
+            "and then this afternoon my throat started feeling tight and my lips look swollen")
+    a = detector.assess(text)
+    assert a.level == "emergency"
+    assert a.symptoms[0] in ("throat", "airway_swelling")
+
+
+def test_empty_and_odd_input_is_not_triage(detector):
+    for text in ["", "   ", "???", "\U0001F600", "a" * 5000]:
+        assert detector.assess(text).level is None
+
+
+def test_assess_is_fast(detector):
+    import time
+
+    text = "i went in on tuesday and since then my throat feels tight and its hard to swallow " * 3
+    started = time.perf_counter()
+    for _ in range(20):
+        detector.assess(text)
+    assert (time.perf_counter() - started) / 20 < 0.1
+
+
+# ------------------------------------------------------------------ targets
+@pytest.mark.parametrize("path", CASE_FILES, ids=lambda p: p.name)
+def test_evaluation_targets(detector, path):
+    cases = evaluate.load_cases(path)
+    assert len(cases) >= (150 if path.name == "triage_cases.yml" else 60)
+    results = [(c, detector.assess(c["text"]).level or "none") for c in cases]
+    score = evaluate.score(results)
+    missed = [c["text"] for c, p in results if c["level"] == "emergency" and p != "emergency"]
+    assert missed == [], f"missed emergencies: {missed}"
+    assert evaluate.target_failures(score) == [], evaluate.target_failures(score)
+
+
+def test_test_sets_are_not_pasted_into_the_policy():
+    policy_text = POLICY_PATH.read_text(encoding="utf-8").lower()
+    for path in CASE_FILES:
+        for case in evaluate.load_cases(path):
+            if len(case["text"].split()) >= 3:
+                assert case["text"].lower() not in policy_text, case["text"]
+
+
+def test_evaluate_command_exit_status(tmp_path):
+    failing = tmp_path / "cases.yml"
+    failing.write_text(yaml.safe_dump({"cases": [
+        {"text": "my cat is purring", "level": "emergency", "kind": "report"},
+    ]}))
+    assert evaluate.main([str(failing)]) == 1
+    assert evaluate.main([str(CASE_FILES[1])]) == 0
+
+
+# ------------------------------------------------------------------ reply
+def _reply_for(detector, kb, clinic, text, conv=Conversation()):
+    a = detector.assess(text)
+    turn = respond(kb, "report_symptom", text, conv, triage=a.as_dict())
+    return turn, render(turn.reply, clinic)
+
+
+def test_emergency_reply_starts_with_the_emergency_advice(detector, kb, clinic, article):
+    turn, (text, payload) = _reply_for(detector, kb, clinic, "I actually have shortness of breath right now",
+                                       Conversation(last_topic="common_side_effects"))
+    advice = clinic.advice("emergency")
+    assert "112" in advice
+    assert text.startswith(advice)
+    assert (payload["type"], payload["escalation"]) == ("triage", "emergency")
+    assert payload["advice"] == advice
+    assert turn.last_topic == "common_side_effects"  # the conversation's topic is kept
+    # the article's sentence, verbatim, after the advice
+    assert payload["sources"]
+    for source in payload["sources"]:
+        assert article.sentence(source["paragraph"], source["sentence"]) == source["quote"]
+        assert text.index(source["quote"]) > text.index(advice)
+    assert any("shortness of breath" in s["quote"] for s in payload["sources"])
+
+
+def test_emergency_overrides_any_intent(detector, kb, clinic):
+    a = detector.assess("i can't breathe")
+    for intent in ("ask_safety", "tell_me_more", "nlu_fallback", "greet", None):
+        turn = respond(kb, intent, "i can't breathe", Conversation(last_topic="safety"), triage=a.as_dict())
+        assert turn.reply.escalation == "emergency" and turn.reply.type == "triage"
+
+
+def test_clinic_and_mild_replies(detector, kb, clinic):
+    _, (text, payload) = _reply_for(detector, kb, clinic, "my left eyelid is drooping since the botox")
+    assert (payload["type"], payload["escalation"]) == ("triage", "clinic")
+    assert clinic.contact["phone"] in text
+    assert any("facial asymmetry" in s["quote"] for s in payload["sources"])
+    _, (text, payload) = _reply_for(detector, kb, clinic, "a small bruise on my forehead")
+    assert (payload["type"], payload["escalation"]) == ("triage", "routine")
+    assert any(s["quote"] == "You may experience redness, bruising, bleeding, or swelling." for s in payload["sources"])
+    assert clinic.contact["phone"] in payload["advice"]
+
+
+def test_other_person_reply_says_so(detector, kb, clinic):
+    _, (text, payload) = _reply_for(detector, kb, clinic, "my wife had botox and her lips are swelling up")
+    assert payload["escalation"] == "emergency"
+    assert "someone else" in text
+
+
+def test_report_symptom_without_triage_data_is_a_safe_triage_reply(kb, clinic):
+    reply = triage_reply(kb, clinic, None)
+    text, payload = render(reply, clinic)
+    assert payload["type"] == "triage" and payload["escalation"] == "clinic"
+    assert "112" in text
+
+
+def test_question_is_answered_not_triaged(kb, clinic):
+    turn = respond(kb, "ask_serious_complications", "can botox cause shortness of breath?", Conversation(),
+                   triage=None)
+    assert turn.reply.type == "answer"
