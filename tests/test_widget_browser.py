@@ -28,8 +28,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 RASA_PORT, ACTION_PORT, PAGE_PORT = 5305, 5355, 8380
 PAGE = f"http://127.0.0.1:{PAGE_PORT}/"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+AXE = Path(__file__).resolve().parent.parent / "build" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 REPLY_TIMEOUT_MS = 90_000
-EMERGENCY_MESSAGE = "I had botox yesterday and now I can't breathe properly and can hardly swallow"
+EMERGENCY_MESSAGE = "I had Botox yesterday and now I can't breathe"  # tests/triage_cases.yml
 CLINIC = load_clinic()
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -56,6 +58,8 @@ def demo(stack):
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (Debian's chromium)")
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run scripts/install_browser.sh (axe-core from npm)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -99,6 +103,15 @@ def ask(page, text):
 
 def bodies(requests):
     return [json.loads(r.post_data) for r in requests if r.url.endswith("/webhooks/rest/webhook")]
+
+
+def axe_violations(page):
+    """axe-core's WCAG 2.x A/AA rules on the widget (its shadow DOM included)."""
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""(tags) => axe.run(document.querySelector('#botox-chat'),
+        {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})""", AXE_TAGS)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['html'][:80]})" for v in result["violations"]]
 
 
 def contrast_failures(page):
@@ -153,6 +166,7 @@ def test_ask_a_question_and_see_the_quote(page, stack):
     expect(page.locator("#botox-chat [role=log] .b")).to_have_count(2)  # greeting + this answer
     shot(page, "answer-with-quote")
     assert contrast_failures(page) == []
+    assert axe_violations(page) == []
 
 
 def test_emergency_banner_is_red_first_and_calls_the_emergency_number(page):
@@ -174,6 +188,7 @@ def test_emergency_banner_is_red_first_and_calls_the_emergency_number(page):
     assert banner.evaluate("n => getComputedStyle(n).backgroundColor") == "rgb(179, 0, 27)"
     shot(page, "emergency")
     assert contrast_failures(page) == []
+    assert axe_violations(page) == []
 
 
 def test_emergency_from_the_bot(page, stack):
@@ -198,6 +213,7 @@ def test_clinic_banner_is_amber_with_the_clinic_phone(page):
     assert reply.locator(".e").count() == 0
     shot(page, "clinic-banner")
     assert contrast_failures(page) == []
+    assert axe_violations(page) == []
 
 
 def test_quick_replies_send_their_payload_and_show_their_title(page):
@@ -287,10 +303,12 @@ def test_any_accent_colour_keeps_aa_contrast(page, demo):
     launcher = page.locator("#botox-chat .l")
     assert launcher.evaluate("n => getComputedStyle(n).color") == "rgb(0, 0, 0)"
     assert contrast_failures(page) == []
+    assert axe_violations(page) == []  # the closed widget: the launcher alone
     open_chat(page)
     expect(page.locator("#botox-chat h2")).to_have_text("Light accent")
     assert page.locator("#botox-chat [role=dialog]").bounding_box()["x"] < 100  # data-position="left"
     assert contrast_failures(page) == []
+    assert axe_violations(page) == []
     shot(page, "light-accent")
 
 
