@@ -1,0 +1,91 @@
+"""Symptom triage end to end (issue 3): the real Rasa server (with
+triage.component.TriageClassifier in its pipeline) and the real action server.
+"""
+import json
+import sqlite3
+
+import pytest
+
+from actions.clinic import load_clinic
+from servers import RasaStack, payloads
+
+EMERGENCY_ADVICE = load_clinic().advice("emergency")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with RasaStack(rasa_port=5205, action_port=5255) as running:
+        yield running
+
+
+def first_payload(stack, sender, text):
+    items = stack.send(sender, text)
+    found = payloads(items)
+    assert found, items
+    return items, found[0]
+
+
+def tracker_events(stack, sender):
+    db = sqlite3.connect(str(stack.workdir / "conversations.db"))
+    try:
+        rows = db.execute(
+            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+        ).fetchall()
+    finally:
+        db.close()
+    return [(kind, json.loads(data)) for kind, data in rows]
+
+
+def test_emergency_report_in_the_second_turn_overrides_the_conversation(stack):
+    _, first = first_payload(stack, "triage-e2e-1", "what are the side effects?")
+    assert (first["type"], first["topic"]) == ("answer", "common_side_effects")
+
+    items, payload = first_payload(stack, "triage-e2e-1", "I actually have shortness of breath right now")
+    assert (payload["type"], payload["escalation"]) == ("triage", "emergency")
+    assert payload["text"].startswith(EMERGENCY_ADVICE)
+    assert payload["advice"] == EMERGENCY_ADVICE
+    # The very first thing the channel shows is the emergency advice.
+    assert items[0]["text"].startswith(EMERGENCY_ADVICE)
+    # The article's relevant sentence comes after the advice, verbatim.
+    quote = "More serious complications include allergic reactions, shortness of breath, and headache or flu-like symptoms."
+    assert quote in [s["quote"] for s in payload["sources"]]
+    assert payload["text"].index(quote) > payload["text"].index(EMERGENCY_ADVICE)
+
+    # The tracker keeps it for review: the user event's parse data and the slot.
+    events = tracker_events(stack, "triage-e2e-1")
+    user = [data for kind, data in events if kind == "user"][-1]
+    assert user["parse_data"]["intent"]["name"] == "report_symptom"
+    assert user["parse_data"]["triage"]["level"] == "emergency"
+    assert "breathing" in user["parse_data"]["triage"]["symptoms"]
+    slots = [data for kind, data in events if kind == "slot" and data.get("name") == "escalation"]
+    assert slots[-1]["value"] == "emergency"
+
+    # The conversation goes on where it was.
+    _, more = first_payload(stack, "triage-e2e-1", "tell me more")
+    assert more["type"] == "answer"
+
+
+def test_question_about_the_same_symptom_gets_the_articles_answer(stack):
+    _, payload = first_payload(stack, "triage-e2e-2", "can botox cause shortness of breath?")
+    assert payload["type"] == "answer"
+    assert payload["escalation"] != "emergency"
+    assert any("shortness of breath" in s["quote"] for s in payload["sources"])
+
+
+def test_report_about_someone_else_is_an_emergency_too(stack):
+    _, payload = first_payload(stack, "triage-e2e-3", "my mom got Botox and now she's having trouble breathing")
+    assert (payload["type"], payload["escalation"]) == ("triage", "emergency")
+    assert payload["text"].startswith(EMERGENCY_ADVICE)
+
+
+def test_clinic_and_mild_levels(stack):
+    _, clinic = first_payload(stack, "triage-e2e-4", "my left eyelid is drooping since the botox")
+    assert (clinic["type"], clinic["escalation"]) == ("triage", "clinic")
+    assert clinic["clinic"]["phone"] in clinic["text"]
+    _, mild = first_payload(stack, "triage-e2e-5", "i have a small bruise, is that normal?")
+    assert (mild["type"], mild["escalation"]) == ("triage", "routine")
+
+
+def test_negation_is_not_triaged(stack):
+    _, payload = first_payload(stack, "triage-e2e-6", "I don't have any symptoms, I'm just curious about allergic reactions")
+    assert payload["type"] != "triage"
