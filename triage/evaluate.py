@@ -1,6 +1,7 @@
 """Evaluates the triage detector on labelled test sets.
 
-    python -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml
+    python -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml \
+        --extra tests/triage_cases_third.yml
 
 Prints, per file and overall: emergency recall, clinic recall, mild recall,
 the share of questions/negations/history not escalated to emergency, exact
@@ -9,6 +10,7 @@ when a target is missed on any file:
   emergency recall 100% (a missed emergency fails the build),
   clinic recall >= 95% (clinic or emergency counts as caught),
   >= 95% of questions/negations/history not escalated to emergency.
+Sets given with --extra are gated on emergency recall only.
 """
 import argparse
 import statistics
@@ -96,7 +98,9 @@ def report(name: str, s: Dict, out=sys.stdout) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("files", nargs="+", type=Path, help="sets gated on all three targets")
+    parser.add_argument("--extra", nargs="*", type=Path, default=[],
+                        help="sets gated on emergency recall only (e.g. a small blind set)")
     args = parser.parse_args(argv)
 
     from triage.detector import get_detector
@@ -107,7 +111,7 @@ def main(argv=None) -> int:
     failed = []
     timings: List[float] = []
     everything = []
-    for path in args.files:
+    for path in list(args.files) + list(args.extra):
         results = []
         for case in load_cases(path):
             t0 = time.perf_counter()
@@ -117,8 +121,11 @@ def main(argv=None) -> int:
         everything += results
         s = score(results)
         report(str(path), s)
-        failed += [f"{path}: {f}" for f in target_failures(s)]
-    if len(args.files) > 1:
+        failures = target_failures(s)
+        if path in args.extra:
+            failures = [f for f in failures if f.startswith("emergency_recall")]
+        failed += [f"{path}: {f}" for f in failures]
+    if len(args.files) + len(args.extra) > 1:
         report("all files", score(everything))
     timings.sort()
     print(f"\npipeline build {build_s:.2f}s; assess() per message: median "
