@@ -13,6 +13,7 @@ from triage.policy import POLICY_PATH, PolicyError, _kb_quotes, load_policy, par
 
 TESTS = Path(__file__).resolve().parent
 CASE_FILES = [TESTS / "triage_cases.yml", TESTS / "triage_cases_second.yml"]
+THIRD_SET = TESTS / "triage_cases_third.yml"  # gated on emergency recall only
 
 
 @pytest.fixture(scope="module")
@@ -131,9 +132,15 @@ def test_evaluation_targets(detector, path):
     assert evaluate.target_failures(score) == [], evaluate.target_failures(score)
 
 
+def test_no_missed_emergency_on_the_third_set(detector):
+    cases = evaluate.load_cases(THIRD_SET)
+    missed = [c["text"] for c in cases if c["level"] == "emergency" and detector.assess(c["text"]).level != "emergency"]
+    assert missed == []
+
+
 def test_test_sets_are_not_pasted_into_the_policy():
     policy_text = POLICY_PATH.read_text(encoding="utf-8").lower()
-    for path in CASE_FILES:
+    for path in CASE_FILES + [THIRD_SET]:
         for case in evaluate.load_cases(path):
             if len(case["text"].split()) >= 3:
                 assert case["text"].lower() not in policy_text, case["text"]
