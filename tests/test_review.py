@@ -256,8 +256,23 @@ def test_retention_window_hides_old_conversations_even_if_not_purged(tmp_path, m
     assert data["conversations"] == 1 and data["messages"] == recent_expected["messages"]
     assert data["retention_days"] == 30
     monkeypatch.setenv("BOTOX_RETENTION_DAYS", "50")
-    _, _, data = run_review(tmp_path, endpoints, today - timedelta(days=60), today, name="longer")
-    assert data["conversations"] == 2
+    _, _, longer = run_review(tmp_path, endpoints, today - timedelta(days=60), today, name="longer")
+    assert longer["conversations"] == 2
+    # The purge with the same setting deletes exactly what the review already left out.
+    from scripts.conversations import open_store, purge
+
+    assert purge(open_store(str(endpoints)), 30)["deleted_conversations"] == 1
+    monkeypatch.setenv("BOTOX_RETENTION_DAYS", "30")
+    _, _, after = run_review(tmp_path, endpoints, today - timedelta(days=60), today, name="after")
+    assert after == data
+
+
+def test_retention_default_is_the_purge_commands(monkeypatch):
+    from review import retention
+    from scripts.conversations import DEFAULT_RETENTION_DAYS
+
+    monkeypatch.delenv("BOTOX_RETENTION_DAYS", raising=False)
+    assert retention.retention_days() == DEFAULT_RETENTION_DAYS
 
 
 def test_report_escapes_patient_text(tmp_path):
