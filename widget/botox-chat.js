@@ -256,6 +256,8 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
     if (busy || !entry) return;
     busy = true;
     typing.hidden = false;
+    scroller.scrollTop = scroller.scrollHeight;
+    const owner = state; // "Start over" while waiting: the late reply belongs to the old conversation
     request(server + "/webhooks/rest/webhook", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -268,6 +270,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
       busy = false; delay = 0; failures = 0;
       typing.hidden = true;
       setOffline(false);
+      if (owner !== state) return pump();
       delete entry.q;
       const bubble = nodes.get(entry);
       if (bubble) { bubble.classList.remove("q"); bubble.querySelector("small")?.remove(); }
@@ -279,6 +282,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
       let first;
       for (const r of replies) { const node = append(r, true); first = first || node; }
       showSuggestions();
+      if (replies.some((r) => r.b && r.b.escalation === "emergency") && panel.hidden) open(false); // never hide an emergency
       if (first) scroller.scrollTop = first.offsetTop - 8; // the start of the reply (and any banner) in view
       pump();
     }, () => {
@@ -318,6 +322,14 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.stopPropagation(); shut(); } });
   retryNow.addEventListener("click", () => { delay = 0; probe(); });
   window.addEventListener("online", () => { if (!notice.hidden) probe(); });
+  // Another tab of the same site talked to the assistant: show the same conversation here.
+  window.addEventListener("storage", (e) => {
+    if (e.key !== KEY || busy || queue().length) return;
+    try {
+      const next = JSON.parse(e.newValue);
+      if (next && typeof next.sender === "string" && Array.isArray(next.log)) { state = { ...next, open: state.open }; renderAll(); }
+    } catch (err) { /* ignore */ }
+  });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value.trim();
