@@ -198,7 +198,11 @@ def test_emergency_from_the_bot(page, stack):
         pytest.skip("the trained model does not class this message as an emergency (triage not in the model yet)")
     open_chat(page)
     reply = ask(page, EMERGENCY_MESSAGE)
-    expect(reply.locator(".e a")).to_have_attribute("href", f"tel:{CLINIC.contact['emergency_number']}")
+    banner = reply.locator(".e")
+    expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_contain_text(reference[0]["advice"])
+    expect(banner.locator("a")).to_have_attribute("href", f"tel:{CLINIC.contact['emergency_number']}")
+    assert banner.bounding_box()["y"] < reply.locator("p").first.bounding_box()["y"]
     shot(page, "emergency-from-bot")
 
 
