@@ -80,6 +80,10 @@ def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
     ("there's a small bruise where they injected", "mild", "report", "self"),
     ("i had a headache last year after botox but it went away", None, "historical", "self"),
     ("how much is botox", None, "none", "self"),
+    ("I CANT BREATHE", "emergency", "report", "self"),
+    ("can you help me i cant breathe", "emergency", "report", "self"),
+    ("can botox cause me to stop breathing", None, "question", "self"),
+    ("what happens if i cant breathe after botox", None, "question", "self"),
 ])
 def test_detector_cases(detector, text, level, kind, about):
     a = detector.assess(text)

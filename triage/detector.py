@@ -264,7 +264,9 @@ class Detector:
 
     # -- analysis
     def parse(self, text: str) -> Doc:
-        doc = self.nlp.make_doc(self.typos.correct(text))
+        # Lowercase first: patients shout ("I CANT BREATHE"), and spaCy's
+        # contraction exceptions ("cant" -> "ca" + "nt") are lowercase.
+        doc = self.nlp.make_doc(self.typos.correct(text.lower()))
         for name, component in self.nlp.pipeline:
             if name == "medspacy_context":
                 doc.ents = self._symptom_spans(doc)
@@ -327,20 +329,31 @@ class Detector:
         return any(m == key and s >= span.start and e <= span.end for m, s, e in cues)
 
     @staticmethod
-    def _categories(ent: Span) -> Set[str]:
-        """ConText categories modifying `ent`, ignoring modifiers that lie
-        inside the symptom itself (the "not" of "can't breathe", the "gone"
-        of "my eyebrow has gone low")."""
-        found = set()
+    def _modifiers(ent: Span) -> Dict[str, List[Tuple[int, int]]]:
+        """ConText categories modifying `ent` -> the modifiers' token spans,
+        ignoring modifiers that lie inside the symptom itself (the "not" of
+        "can't breathe", the "gone" of "my eyebrow has gone low")."""
+        found: Dict[str, List[Tuple[int, int]]] = {}
         for modifier in ent._.modifiers:
             start, end = modifier.modifier_span
             if start >= ent.start and end <= ent.end:
                 continue
-            found.add(modifier.category)
+            found.setdefault(modifier.category, []).append((start, end))
         return found
 
+    def _categories(self, ent: Span) -> Set[str]:
+        return set(self._modifiers(ent))
+
+    def _subject_after(self, ent: Span, clause: Span, after: int) -> bool:
+        """A subject word ("I", "my", "she") after token `after` and at most
+        anchor_window tokens before the symptom: "can you help, I can't breathe"."""
+        start = max(after, clause.start, ent.start - self.policy.anchor_window)
+        subjects = set(self.policy.subject_words)
+        return any(t.lower_ in subjects for t in ent.doc[start:ent.start])
+
     def _status(self, ent: Span, cues) -> str:
-        categories = self._categories(ent)
+        modifiers = self._modifiers(ent)
+        categories = set(modifiers)
         if "NEGATED_EXISTENCE" in categories:
             return "negated"
         clause = self._clause(ent)
@@ -348,6 +361,10 @@ class Detector:
         anchored = self._has_person_anchor(ent, clause)
         if "HYPOTHETICAL" in categories:
             return "report" if (anchored and present) else "question"
+        if "GENERIC" in categories:
+            last_trigger = max(end for _, end in modifiers["GENERIC"])
+            if not ((anchored and present) or self._subject_after(ent, clause, last_trigger)):
+                return "question"
         if "HISTORICAL" in categories:
             return "historical"
         if self._interrogative(clause) and not (anchored or present):

@@ -21,7 +21,8 @@ KB_PATH = PROJECT_ROOT / "data" / "knowledge_base.yml"
 LEVELS = ("emergency", "clinic", "mild")  # most urgent first
 LEVEL_RANK = {"mild": 1, "clinic": 2, "emergency": 3}
 ESCALATIONS = ("none", "routine", "clinic", "emergency")  # docs/payload.md
-CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "HYPOTHETICAL", "HISTORICAL", "FAMILY", "TERMINATE")
+# GENERIC is ours: generic or curious questions ("can you get ...", "I read that ...").
+CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "HYPOTHETICAL", "GENERIC", "HISTORICAL", "FAMILY", "TERMINATE")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE")
 GAP = re.compile(r"^\.\.\.(\d*)$")
 DEFAULT_GAP = 3
@@ -67,6 +68,7 @@ class Policy:
     question_starters: Tuple[str, ...]
     anchor_window: int
     person_words: Tuple[str, ...]
+    subject_words: Tuple[str, ...]
     present_time_patterns: Tuple[str, ...]
     refers_back_patterns: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
@@ -229,6 +231,7 @@ def build_policy(raw: Dict) -> Policy:
         question_starters=tuple(w.lower() for w in raw["question_starters"]),
         anchor_window=int(raw.get("anchor_window", 4)),
         person_words=tuple(w.lower() for w in raw["person_words"]),
+        subject_words=tuple(w.lower() for w in raw.get("subject_words") or ()),
         present_time_patterns=tuple(raw.get("present_time_patterns") or ()),
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
