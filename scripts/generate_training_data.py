@@ -85,7 +85,7 @@ def domain(intents: List[str]) -> str:
     slot = lambda slot_type: {  # noqa: E731 - all slots are set by action_reply only
         "type": slot_type,
         "influence_conversation": False,
-        "mappings": [{"type": "custom", "action": ANSWER_ACTION}],
+        "mappings": [{"type": "custom"}],
     }
     return _dump(
         {

@@ -68,7 +68,8 @@ class RasaStack:
             "type": "SQL", "dialect": "sqlite", "db": str(self.workdir / "conversations.db"),
         }
         self.lock_store = lock_store
-        self.credentials = credentials or {"rest": None}
+        # Default: the project's own channels, as `make run` serves them.
+        self.credentials = credentials or yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
         self.extra_args = list(extra_args)
         self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
                     **(env or {})}
