@@ -218,3 +218,37 @@ def test_question_is_answered_not_triaged(kb, clinic):
     turn = respond(kb, "ask_serious_complications", "can botox cause shortness of breath?", Conversation(),
                    triage=None)
     assert turn.reply.type == "answer"
+
+
+# ------------------------------------------------------------------ NLU component
+def _message(text, intent="ask_common_side_effects"):
+    from rasa.shared.nlu.training_data.message import Message
+
+    ranking = [{"name": intent, "confidence": 0.9}, {"name": "ask_safety", "confidence": 0.1}]
+    return Message(data={"text": text, "intent": {"name": intent, "confidence": 0.9}, "intent_ranking": ranking})
+
+
+def test_component_marks_a_report_and_keeps_the_previous_ranking(detector):
+    from triage.component import TriageClassifier
+
+    component = TriageClassifier({}, detector=detector)
+    report, question = _message("I actually have shortness of breath right now"), _message("can botox cause shortness of breath?")
+    component.process([report, question])
+    assert report.get("intent") == {"name": "report_symptom", "confidence": 1.0}
+    assert [r["name"] for r in report.get("intent_ranking")][:2] == ["report_symptom", "ask_common_side_effects"]
+    assert report.get("triage")["level"] == "emergency" and report.get("triage")["about"] == "self"
+    assert {"triage", "intent", "intent_ranking"} <= set(report.output_properties)
+    assert question.get("intent")["name"] == "ask_common_side_effects" and question.get("triage") is None
+
+
+def test_component_fails_safe(caplog):
+    from triage.component import TriageClassifier
+
+    class Broken:
+        def assess(self, text):
+            raise RuntimeError("boom")
+
+    message = _message("i can't breathe")
+    TriageClassifier({}, detector=Broken()).process([message])
+    assert message.get("intent")["name"] == "ask_common_side_effects"
+    assert "triage: failed" in caplog.text
