@@ -84,6 +84,8 @@ def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
     ("can you help me i cant breathe", "emergency", "report", "self"),
     ("can botox cause me to stop breathing", None, "question", "self"),
     ("what happens if i cant breathe after botox", None, "question", "self"),
+    ("can botox make my eyelid droop", None, "question", "self"),
+    ("could you call someone, her lips are swelling", "emergency", "report", "other"),
 ])
 def test_detector_cases(detector, text, level, kind, about):
     a = detector.assess(text)
@@ -134,6 +136,16 @@ def test_evaluation_targets(detector, path):
     missed = [c["text"] for c, p in results if c["level"] == "emergency" and p != "emergency"]
     assert missed == [], f"missed emergencies: {missed}"
     assert evaluate.target_failures(score) == [], evaluate.target_failures(score)
+
+
+def test_faq_questions_are_not_triaged(detector):
+    """The held-out NLU questions (written by someone else) and the training
+    questions: none may be an emergency, almost none triaged at all."""
+    for path in (TESTS / "nlu_heldout.yml", TESTS.parent / "data" / "nlu" / "topics.yml"):
+        cases = evaluate.load_cases(path)
+        levels = [detector.assess(c["text"]).level for c in cases]
+        assert [c["text"] for c, l in zip(cases, levels) if l == "emergency"] == []
+        assert sum(l is not None for l in levels) <= len(cases) * 0.02
 
 
 def test_no_missed_emergency_on_the_third_set(detector):

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 CLAUSE_BREAKS = {",", ";", ":", "-", "--", "\u2014", "\u2013", "...", "(", ")"}
 # Words that may precede the real start of a clause ("so can botox ...", "ok is it ...").
 FILLERS = {"so", "and", "but", "also", "ok", "okay", "um", "uh", "hey", "hi", "hello", "please",
-           "oh", "well", "just", "quick", "question", "then", "also", "sorry", "pls", "plz"}
+           "oh", "well", "just", "quick", "question", "then", "sorry", "pls", "plz", "like", "um", "erm"}
 WORD = re.compile(r"[A-Za-z]+")
 KNOWN_WORD_MIN_LOGPROB = -16.5
 
@@ -345,11 +345,20 @@ class Detector:
         return set(self._modifiers(ent))
 
     def _subject_after(self, ent: Span, clause: Span, after: int) -> bool:
-        """A subject word ("I", "my", "she") after token `after` and at most
-        anchor_window tokens before the symptom: "can you help, I can't breathe"."""
-        start = max(after, clause.start, ent.start - self.policy.anchor_window)
-        subjects = set(self.policy.subject_words)
-        return any(t.lower_ in subjects for t in ent.doc[start:ent.start])
+        """A subject after the trigger (token `after`) and at most
+        anchor_window tokens before the symptom: a subject pronoun ("can you
+        help me I can't breathe") or, in a new clause, a possessive ("could
+        you call someone, her lips are swelling"). "can botox make my eyelid
+        droop" has neither: "my" is the object's, in the trigger's clause."""
+        start = max(after, ent.start - self.policy.anchor_window)
+        pronouns = set(self.policy.subject_words)
+        possessives = set(self.policy.possessive_words)
+        for token in ent.doc[start:ent.start]:
+            if token.lower_ in pronouns:
+                return True
+            if token.lower_ in possessives and token.i >= clause.start > after:
+                return True
+        return False
 
     def _status(self, ent: Span, cues) -> str:
         modifiers = self._modifiers(ent)

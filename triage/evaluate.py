@@ -1,7 +1,7 @@
 """Evaluates the triage detector on labelled test sets.
 
     python -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml \
-        --extra tests/triage_cases_third.yml
+        tests/nlu_heldout.yml --extra tests/triage_cases_third.yml
 
 Prints, per file and overall: emergency recall, clinic recall, mild recall,
 the share of questions/negations/history not escalated to emergency, exact
@@ -28,7 +28,17 @@ TARGETS = {"emergency_recall": 1.0, "clinic_recall": 0.95, "non_escalation": 0.9
 
 
 def load_cases(path: Path) -> List[Dict]:
-    cases = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["cases"]
+    """A triage case file (`cases:`), or a Rasa NLU file (`nlu:`) whose
+    examples are all questions that must not be triaged (e.g. the held-out
+    NLU test set; `report_symptom` examples are skipped)."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if "nlu" in raw:
+        return [
+            {"text": line.strip()[2:], "level": "none", "kind": "question"}
+            for block in raw["nlu"] if block.get("intent") and block["intent"] != "report_symptom"
+            for line in block.get("examples", "").splitlines() if line.strip().startswith("- ")
+        ]
+    cases = raw["cases"]
     for case in cases:
         if case.get("level") not in LEVELS:
             raise ValueError(f"{path}: {case!r}: level must be one of {LEVELS}")

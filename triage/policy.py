@@ -69,6 +69,7 @@ class Policy:
     anchor_window: int
     person_words: Tuple[str, ...]
     subject_words: Tuple[str, ...]
+    possessive_words: Tuple[str, ...]
     present_time_patterns: Tuple[str, ...]
     refers_back_patterns: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
@@ -232,6 +233,7 @@ def build_policy(raw: Dict) -> Policy:
         anchor_window=int(raw.get("anchor_window", 4)),
         person_words=tuple(w.lower() for w in raw["person_words"]),
         subject_words=tuple(w.lower() for w in raw.get("subject_words") or ()),
+        possessive_words=tuple(w.lower() for w in raw.get("possessive_words") or ()),
         present_time_patterns=tuple(raw.get("present_time_patterns") or ()),
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
