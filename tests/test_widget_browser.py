@@ -330,6 +330,11 @@ def test_mobile_width(browser, demo):
         assert page.evaluate("() => document.querySelector('#botox-chat').shadowRoot"
                              ".querySelector('.s').scrollWidth <= 375")
         shot(page, "mobile-375")
+        reply = ask(page, EMERGENCY_MESSAGE)
+        for node in (reply, *reply.locator(".e").all()):  # the red banner too, when triage is in the model
+            box = node.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+        shot(page, "mobile-375-emergency")
     finally:
         context.close()
 
