@@ -264,3 +264,14 @@ def test_component_fails_safe(caplog):
     TriageClassifier({}, detector=Broken()).process([message])
     assert message.get("intent")["name"] == "ask_common_side_effects"
     assert "triage: failed" in caplog.text
+
+
+def test_component_demotes_a_report_intent_without_a_current_symptom(detector):
+    from triage.component import TriageClassifier
+
+    message = _message("i feel totally fine, no headache, no bruising", intent="report_symptom")
+    TriageClassifier({}, detector=detector).process([message])
+    assert message.get("intent")["name"] == "ask_safety"
+    vague = _message("something is wrong after my botox", intent="report_symptom")
+    TriageClassifier({}, detector=detector).process([vague])
+    assert vague.get("intent")["name"] == "report_symptom" and vague.get("triage") is None

@@ -14,7 +14,9 @@ it overrides whatever intent came before (a topic, `nlu_fallback`, ...) with
 
 `add_to_output=True`, so the parse result, the tracker's `user` event (review
 reads it) and the action (`tracker.latest_message["triage"]`) all see it.
-Questions, negations and history are left alone. The detector is built once
+Questions, negations and history are left alone, except that a DIET
+`report_symptom` whose symptom the detector found only negated, asked about or
+in the past becomes the next intent of the ranking. The detector is built once
 when the model loads; any internal error is logged and the message is left
 as it was (fail safe: no triage rather than a crash).
 """
@@ -69,12 +71,28 @@ class TriageClassifier(GraphComponent):
                 logger.exception("triage: failed on a message; left unchanged")
         return messages
 
+    def _demote(self, message: Message) -> None:
+        """DIET said `report_symptom`, but the detector found the symptom only
+        negated, asked about or in the past ("no headache, I feel fine", "what
+        do I do if I feel faint"): take the next intent instead."""
+        intent = message.get(INTENT) or {}
+        if intent.get(INTENT_NAME_KEY) != self.intent:
+            return
+        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != self.intent]
+        if not ranking:
+            return
+        message.set(INTENT, dict(ranking[0]), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        logger.info("triage: %s without a current symptom -> %s", self.intent, ranking[0].get(INTENT_NAME_KEY))
+
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
         if not text or self.detector is None:
             return
         assessment = self.detector.assess(text)
         if not assessment.is_report:
+            if assessment.mentions:
+                self._demote(message)
             return
         triage = assessment.as_dict()
         previous = message.get(INTENT) or {}
