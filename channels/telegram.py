@@ -58,7 +58,20 @@ MEDIA_KEYS = (
     "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
     "location", "venue", "contact", "poll", "dice", "game", "story",
 )
+# Conversations are stored as "telegram-<chat id>": a REST caller choosing the
+# sender id "4242" never lands in Telegram chat 4242's conversation.
+SENDER_PREFIX = "telegram-"
 COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+
+
+def sender_for(chat_id: Any) -> str:
+    return f"{SENDER_PREFIX}{chat_id}"
+
+
+def chat_for(recipient_id: Any) -> str:
+    """The Telegram chat id of a Rasa sender id (or of a bare chat id)."""
+    recipient = str(recipient_id)
+    return recipient[len(SENDER_PREFIX):] if recipient.startswith(SENDER_PREFIX) else recipient
 
 
 def _clinic() -> Dict[str, str]:
@@ -153,7 +166,7 @@ class TelegramOutput(OutputChannel):
     async def send_messages(self, recipient_id: Text, messages: List[OutgoingMessage]) -> None:
         for message in messages:
             try:
-                await self.api.call("sendMessage", **message.params(recipient_id))
+                await self.api.call("sendMessage", **message.params(chat_for(recipient_id)))
                 self.sent += 1
             except TelegramApiError as error:
                 logger.error("Telegram: %s", error)
@@ -166,7 +179,7 @@ class TelegramOutput(OutputChannel):
         """Last resort after a 400: the same text without HTML or buttons."""
         plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
         try:
-            await self.api.call("sendMessage", chat_id=recipient_id, text=plain)
+            await self.api.call("sendMessage", chat_id=chat_for(recipient_id), text=plain)
             self.sent += 1
         except TelegramApiError as error:
             logger.error("Telegram: plain-text resend failed too: %s", error)
@@ -329,13 +342,14 @@ class TelegramInput(InputChannel):
                        on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any) -> None:
         """Passes one message to Rasa (through channels.guard); makes sure the
         patient gets an answer even when the bot produces none."""
-        tag = sender_tag(chat_id)
-        reason = GUARD.check(chat_id, text)
+        sender = sender_for(chat_id)
+        tag = sender_tag(sender)
+        reason = GUARD.check(sender, text)
         if reason:
             logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
             await out.send_response(chat_id, {"custom": safe_reply(reason)[1]})
             return
-        task = asyncio.ensure_future(on_new_message(self._user_message(text, out, chat_id, message)))
+        task = asyncio.ensure_future(on_new_message(self._user_message(text, out, sender, message)))
         failure = None
         try:
             await asyncio.wait_for(asyncio.shield(task), self.reply_timeout_s)
@@ -382,11 +396,11 @@ class TelegramInput(InputChannel):
         if usable:
             await self._ask_bot(data, str(chat["id"]), message, out, on_new_message, agent)
 
-    def _user_message(self, text: str, out: TelegramOutput, chat_id: str, message: Dict[str, Any]) -> UserMessage:
+    def _user_message(self, text: str, out: TelegramOutput, sender: str, message: Dict[str, Any]) -> UserMessage:
         return UserMessage(
             text,
             out,
-            chat_id,
+            sender,
             input_channel=self.name(),
             metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
         )

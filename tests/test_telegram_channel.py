@@ -70,7 +70,7 @@ async def test_text_goes_to_the_bot_and_the_payload_is_rendered(channel, fake):
     bot = Bot()
     await channel.handle_update(message("is botox safe?"), bot)
     assert [m.text for m in bot.messages] == ["is botox safe?"]
-    assert bot.messages[0].sender_id == "4242" and bot.messages[0].input_channel == "telegram"
+    assert bot.messages[0].sender_id == "telegram-4242" and bot.messages[0].input_channel == "telegram"
     [sent] = fake.calls("sendMessage")
     assert sent["text"] == "Answer &lt;1&gt;" and sent["parse_mode"] == "HTML"
     assert str(sent["chat_id"]) == "4242"
@@ -157,7 +157,7 @@ async def test_callback_is_acknowledged_then_sent_as_the_users_message(channel, 
     await channel.handle_update(callback("/tell_me_more"), bot)
     assert fake.methods()[0] == "answerCallbackQuery"
     assert fake.calls("answerCallbackQuery") == [{"callback_query_id": "cbq-1"}]
-    assert [m.text for m in bot.messages] == ["/tell_me_more"] and bot.messages[0].sender_id == "4242"
+    assert [m.text for m in bot.messages] == ["/tell_me_more"] and bot.messages[0].sender_id == "telegram-4242"
     assert len(fake.calls("sendMessage")) == 1
 
 
@@ -242,3 +242,11 @@ def test_webhook_script_refuses_unsafe_settings(fake):
                                          "secret_token": SECRET,
                                          "allowed_updates": ["message", "callback_query"],
                                          "drop_pending_updates": False}]
+
+
+def test_conversations_are_namespaced_by_channel():
+    from channels.telegram import chat_for, sender_for
+
+    assert sender_for(4242) == "telegram-4242"
+    assert chat_for("telegram-4242") == "4242" and chat_for("4242") == "4242"
+    assert chat_for(sender_for(-100123)) == "-100123"

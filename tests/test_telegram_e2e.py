@@ -77,7 +77,7 @@ def buttons(call):
 
 
 def user_texts(stack, sender):
-    tracker = http_json(f"{stack.url}/conversations/{sender}/tracker")
+    tracker = http_json(f"{stack.url}/conversations/telegram-{sender}/tracker")
     return [e.get("text") for e in tracker.get("events", []) if e.get("event") == "user"]
 
 
