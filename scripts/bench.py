@@ -22,8 +22,10 @@
 
 The per-sender rate limit (channels/guard.py) is off for the benchmark
 (BOTOX_RATE_PER_MINUTE=0): 50 messages in a few seconds from one sender is
-exactly what it exists to refuse. An error is a failed request, an empty
-reply, or our "something went wrong" safe reply.
+exactly what it exists to refuse. An error is a failed request (HTTP
+error, timeout, not a list) or our "something went wrong" safe reply. An empty reply (the bot
+chose to say nothing, e.g. the reference bot out of its stories) is counted
+separately ("empty").
 """
 import argparse
 import asyncio
@@ -54,9 +56,10 @@ OUR_MESSAGES = [
     "what happens if botox is injected wrong?", "thanks", "can I stop botox?",
     "does cheap botox work?",
 ]
+# Cycled in this order, so "yes"/"no" follow the bot's "Did that help you?".
 REFERENCE_MESSAGES = [
-    "hello", "I am sad", "yes", "are you a bot?", "great", "goodbye", "hi", "very bad",
-    "no", "perfect",
+    "hello", "I am sad", "yes", "are you a bot?", "goodbye", "hi", "I am very sad",
+    "no", "I am great", "bye",
 ]
 SCENARIOS = (("1 conversation x 50", 1, 50), ("20 conversations x 20", 20, 20))
 FAILURE_MARK = "something went wrong on our side"
@@ -125,14 +128,16 @@ def timed(args: List[str], cwd: Path, env: Dict[str, str], log: Path) -> float:
 
 # ---- load ---------------------------------------------------------------------
 
-async def _conversation(session, url, sender, messages, count, latencies, errors):
+async def _conversation(session, url, sender, messages, count, latencies, errors, empty):
     for i in range(count):
         text = messages[i % len(messages)]
         started = time.perf_counter()
         try:
             async with session.post(url, json={"sender": sender, "message": text}) as response:
                 body = await response.json(content_type=None)
-                ok = response.status == 200 and isinstance(body, list) and bool(body)
+                ok = response.status == 200 and isinstance(body, list)
+                if ok and not body:
+                    empty.append(i)  # the bot chose not to answer (reference bot: out of story)
                 if ok and any(FAILURE_MARK in (item.get("text") or "") for item in body):
                     ok = False
         except Exception:  # noqa: BLE001 - counted as an error
@@ -145,16 +150,17 @@ async def _conversation(session, url, sender, messages, count, latencies, errors
 async def _load(urls: Sequence[str], messages, conversations: int, per_conversation: int, tag: str) -> Dict:
     latencies: List[float] = []
     errors: List[int] = []
+    empty: List[int] = []
     timeout = aiohttp.ClientTimeout(total=120)
     connector = aiohttp.TCPConnector(limit=100)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         # warm-up (not counted)
         for i in range(5):
-            await _conversation(session, urls[i % len(urls)], f"warmup-{tag}-{i}", messages, 1, [], [])
+            await _conversation(session, urls[i % len(urls)], f"warmup-{tag}-{i}", messages, 1, [], [], [])
         started = time.perf_counter()
         await asyncio.gather(*[
             _conversation(session, urls[c % len(urls)], f"bench-{tag}-{c}", messages, per_conversation,
-                          latencies, errors)
+                          latencies, errors, empty)
             for c in range(conversations)
         ])
         wall = time.perf_counter() - started
@@ -165,7 +171,7 @@ async def _load(urls: Sequence[str], messages, conversations: int, per_conversat
 
     return {"messages": len(latencies), "p50_ms": round(1000 * statistics.median(ordered), 1),
             "p95_ms": pct(95), "p99_ms": pct(99), "msg_per_s": round(len(latencies) / wall, 2),
-            "errors": len(errors), "wall_s": round(wall, 2)}
+            "errors": len(errors), "empty_replies": len(empty), "wall_s": round(wall, 2)}
 
 
 def run_load(urls, messages, tag) -> Dict[str, Dict]:
@@ -303,11 +309,12 @@ def report(results: Dict) -> str:
         rss = result["rss_mb"]
         lines.append(f"\n{key}  (peak RSS MB: rasa {rss['rasa']}, actions {rss['actions']})"
                      + (f"  [{result['front']}]" if "front" in result else ""))
-        lines.append(f"  {'scenario':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'msg/s':>9}{'errors':>8}")
+        lines.append(f"  {'scenario':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'msg/s':>9}{'errors':>8}"
+                     f"{'empty':>7}")
         for name, _, _ in SCENARIOS:
             r = result[name]
             lines.append(f"  {name:<24}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}"
-                         f"{r['msg_per_s']:>9}{r['errors']:>8}")
+                         f"{r['msg_per_s']:>9}{r['errors']:>8}{r['empty_replies']:>7}")
     if "ours" in results and "reference" in results:
         lines.append("\nratios ours/reference (p50: <= 1.0 is the target; msg/s: >= 1.0)")
         for name, _, _ in SCENARIOS:

@@ -23,6 +23,7 @@ from servers import RasaStack, http_json, payloads
 
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 10}}
 MARKER = "zqxmarker"  # a word that must never reach a log
+EMERGENCY = "I had Botox yesterday and now I can't breathe"  # tests/triage_cases.yml
 
 
 # ---- unit: the guard -------------------------------------------------------
@@ -136,6 +137,10 @@ def test_action_server_down_gives_safe_reply(stack):
     assert MARKER not in log
     # the user message itself is kept in the tracker store
     assert any(t == "user" for t, _ in _events(stack, "no-actions"))
+    # an emergency still gets the emergency advice first: triage runs in Rasa's NLU
+    emergency = payloads(stack.send("no-actions-2", EMERGENCY))[0]
+    assert emergency["escalation"] == "emergency", emergency
+    assert emergency["text"].startswith(clinic.advice("emergency"))
     stack.start_action_server()  # back up: answers again
     assert payloads(stack.send("no-actions", "is botox safe?"))[0]["topic"] is not None
 
