@@ -22,6 +22,8 @@ What it adds to Rasa's RestInput:
   cut short.
 - No message text in its logs (Rasa's RestInput logs it on errors).
 - `?stream=true` is not offered.
+- Importing it caches Rasa's action-response schema validator
+  (channels/speedups.py).
 """
 import asyncio
 import inspect
@@ -36,6 +38,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 
 from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
+from channels.speedups import cache_action_response_validation
+
+cache_action_response_validation()  # channels/speedups.py: ~35 ms less CPU per action call
 
 logger = logging.getLogger(__name__)
 

@@ -157,3 +157,22 @@ def test_bad_request_shape(stack):
     with pytest.raises(urllib.error.HTTPError) as error:
         http_json(f"{stack.url}/webhooks/rest/webhook", {"message": "hi"})
     assert error.value.code == 400
+
+
+def test_cached_action_response_validation_accepts_and_rejects_as_rasa():
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import RemoteAction
+
+    from channels.speedups import cache_action_response_validation
+
+    assert cache_action_response_validation()
+    action = RemoteAction("action_reply", None)
+    assert getattr(RemoteAction._validate_action_result, "botox_cached", False)
+    text, payload = safe_reply("error")
+    assert action._validate_action_result({
+        "events": [{"event": "slot", "name": "last_topic", "value": None}],
+        "responses": [{"text": text, "custom": payload}],
+    })
+    with pytest.raises(ValidationError) as error:
+        action._validate_action_result({"events": [{"no_event_key": 1}], "responses": []})
+    assert "Failed to validate Action server response" in error.value.message
