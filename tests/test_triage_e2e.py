@@ -89,3 +89,32 @@ def test_clinic_and_mild_levels(stack):
 def test_negation_is_not_triaged(stack):
     _, payload = first_payload(stack, "triage-e2e-6", "I don't have any symptoms, I'm just curious about allergic reactions")
     assert payload["type"] != "triage"
+
+
+def test_trained_nlu_agrees_with_the_triage_sets():
+    """The whole trained NLU (DIET + fallback + triage): every case labelled
+    with a level is a report_symptom with that level; no held-out FAQ
+    question and no question/negation becomes report_symptom."""
+    import asyncio
+    from pathlib import Path
+
+    from rasa.core.agent import Agent
+
+    from servers import MODEL
+    from triage.evaluate import load_cases
+
+    tests = Path(__file__).resolve().parent
+    cases = [c for name in ("triage_cases.yml", "triage_cases_second.yml", "nlu_heldout.yml")
+             for c in load_cases(tests / name)]
+
+    async def parse_all():
+        agent = Agent.load(str(MODEL))
+        return [await agent.parse_message(c["text"]) for c in cases]
+
+    wrong = []
+    for case, parsed in zip(cases, asyncio.run(parse_all())):
+        level = (parsed.get("triage") or {}).get("level")
+        is_report = parsed["intent"]["name"] == "report_symptom"
+        if case["level"] == "none" and is_report or case["level"] != "none" and level != case["level"]:
+            wrong.append((case["text"], case["level"], parsed["intent"]["name"], level))
+    assert wrong == []
