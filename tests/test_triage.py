@@ -85,6 +85,8 @@ def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
     ("can botox cause me to stop breathing", None, "question", "self"),
     ("what happens if i cant breathe after botox", None, "question", "self"),
     ("can botox make my eyelid droop", None, "question", "self"),
+    ("I can\u2019t breathe", "emergency", "report", "self"),
+    ("I havn't got a headache", None, "negated", "self"),
     ("could you call someone, her lips are swelling", "emergency", "report", "other"),
 ])
 def test_detector_cases(detector, text, level, kind, about):

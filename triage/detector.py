@@ -36,8 +36,10 @@ CLAUSE_BREAKS = {",", ";", ":", "-", "--", "\u2014", "\u2013", "...", "(", ")"}
 # Words that may precede the real start of a clause ("so can botox ...", "ok is it ...").
 FILLERS = {"so", "and", "but", "also", "ok", "okay", "um", "uh", "hey", "hi", "hello", "please",
            "oh", "well", "just", "quick", "question", "then", "sorry", "pls", "plz", "like", "um", "erm"}
-WORD = re.compile(r"[A-Za-z]+")
+# Words for typo correction; not parts of contractions ("havn't" stays whole).
+WORD = re.compile(r"(?<![A-Za-z'\u2019])[A-Za-z]+(?![A-Za-z'\u2019])")
 KNOWN_WORD_MIN_LOGPROB = -16.5
+UNSPLIT_NEGATION = re.compile(r"^[a-z]{2,}(?:n['\u2019]t|['\u2019]nt)$")
 
 
 # ----------------------------------------------------------------- typos
@@ -200,7 +202,13 @@ class KeyNormalizer:
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
-            token.norm_ = self.key(token.norm_.lower())
+            lower = token.norm_.lower()
+            if UNSPLIT_NEGATION.search(lower):
+                # A misspelt contraction the tokenizer left whole ("havn't",
+                # "hav'nt"): its meaning here is the negation.
+                token.norm_ = "not"
+            else:
+                token.norm_ = self.key(lower)
         return doc
 
 
