@@ -13,7 +13,8 @@ from triage.policy import POLICY_PATH, PolicyError, _kb_quotes, load_policy, par
 
 TESTS = Path(__file__).resolve().parent
 CASE_FILES = [TESTS / "triage_cases.yml", TESTS / "triage_cases_second.yml"]
-THIRD_SET = TESTS / "triage_cases_third.yml"  # gated on emergency recall only
+# Blind sets written later (docs/triage.md): gated on emergency recall only.
+EXTRA_SETS = [TESTS / "triage_cases_third.yml", TESTS / "triage_cases_fourth.yml"]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_pattern_language():
         ("words", (("short", "shortness"), False)), ("words", (("of",), True)), ("words", (("breath",), False)),
     ]
     assert parse_pattern("=went away")[0] == ("exact", (("went",), False))
-    for bad in ["... breath", "breath ...", "", "a||b"]:
+    for bad in ["... breath", "breath ...", "", "a||b", "a|=b c"]:
         with pytest.raises(PolicyError):
             parse_pattern(bad)
 
@@ -150,15 +151,16 @@ def test_faq_questions_are_not_triaged(detector):
         assert sum(l is not None for l in levels) <= len(cases) * 0.02
 
 
-def test_no_missed_emergency_on_the_third_set(detector):
-    cases = evaluate.load_cases(THIRD_SET)
+@pytest.mark.parametrize("path", EXTRA_SETS, ids=lambda p: p.name)
+def test_no_missed_emergency_on_the_later_sets(detector, path):
+    cases = evaluate.load_cases(path)
     missed = [c["text"] for c in cases if c["level"] == "emergency" and detector.assess(c["text"]).level != "emergency"]
     assert missed == []
 
 
 def test_test_sets_are_not_pasted_into_the_policy():
     policy_text = POLICY_PATH.read_text(encoding="utf-8").lower()
-    for path in CASE_FILES + [THIRD_SET]:
+    for path in CASE_FILES + EXTRA_SETS:
         for case in evaluate.load_cases(path):
             if len(case["text"].split()) >= 3:
                 assert case["text"].lower() not in policy_text, case["text"]

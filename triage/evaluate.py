@@ -1,7 +1,7 @@
 """Evaluates the triage detector on labelled test sets.
 
     python -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml \
-        tests/nlu_heldout.yml --extra tests/triage_cases_third.yml
+        tests/nlu_heldout.yml --extra tests/triage_cases_third.yml tests/triage_cases_fourth.yml
 
 Prints, per file and overall: emergency recall, clinic recall, mild recall,
 the share of questions/negations/history not escalated to emergency, exact

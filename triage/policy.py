@@ -109,6 +109,8 @@ def parse_pattern(pattern: str) -> List[Tuple[str, object]]:
             alternatives = [w for w in words.lstrip("=").lower().split("|")]
             if any(not w for w in alternatives):
                 raise PolicyError(f"pattern {pattern!r}: empty alternative in {part!r}")
+            if any("=" in w for w in alternatives):
+                raise PolicyError(f"pattern {pattern!r}: '=' marks a whole token ({part!r}): write =a|b")
             items.append(("exact" if exact else "words", (tuple(alternatives), optional)))
     if not items:
         raise PolicyError("empty pattern")
