@@ -13,12 +13,15 @@ a `Reply` of type "triage":
     verbatim from the knowledge base, shown after the advice;
   - suggestions: talk to the clinic (and, below emergency, the article's topic).
 """
+import logging
 from typing import Dict, List, Optional
 
 from actions.clinic import Clinic
 from actions.knowledge_base import INTENT_PREFIX, KnowledgeBase, Quote
 from actions.replies import TALK_TO_PERSON, Reply
-from triage.policy import LEVEL_RANK, Policy, load_policy, parse_cite
+from triage.policy import ESCALATIONS, LEVEL_RANK, Policy, load_policy, parse_cite
+
+logger = logging.getLogger(__name__)
 
 # A report the NLU classified as `report_symptom` without a symptom the policy
 # knows ("something is wrong after my botox"): ask the clinic today, and name
@@ -67,10 +70,24 @@ def _sentence_list(labels: List[str]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def _without_policy(triage: Optional[Dict]) -> Reply:
+    """The policy file could not be read: still escalate, with clinic.yml's advice."""
+    escalation = (triage or {}).get("escalation")
+    if escalation not in ESCALATIONS or escalation == "none":
+        escalation = "emergency" if (triage or {}).get("level") == "emergency" else "clinic"
+    return Reply(type="triage", answer=UNKNOWN_SYMPTOM_ANSWER, escalation=escalation,
+                 suggestions=[TALK_TO_PERSON])
+
+
 def triage_reply(
     kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], policy: Optional[Policy] = None
 ) -> Reply:
-    policy = policy or load_policy()
+    if policy is None:
+        try:
+            policy = load_policy()
+        except Exception:  # noqa: BLE001 - a patient reporting symptoms still gets advice
+            logger.exception("triage: policy could not be loaded; generic triage reply")
+            return _without_policy(triage)
     level_name = (triage or {}).get("level")
     if level_name not in LEVEL_RANK:
         level = policy.levels[UNKNOWN_SYMPTOM_LEVEL]

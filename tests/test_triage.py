@@ -279,3 +279,15 @@ def test_component_demotes_a_report_intent_without_a_current_symptom(detector):
     vague = _message("something is wrong after my botox", intent="report_symptom")
     TriageClassifier({}, detector=detector).process([vague])
     assert vague.get("intent")["name"] == "report_symptom" and vague.get("triage") is None
+
+
+def test_triage_reply_without_a_readable_policy_still_escalates(kb, clinic, monkeypatch):
+    import actions.triage_reply as module
+
+    def broken():
+        raise PolicyError("broken")
+
+    monkeypatch.setattr(module, "load_policy", broken)
+    reply = module.triage_reply(kb, clinic, {"level": "emergency", "escalation": "emergency"})
+    text, payload = render(reply, clinic)
+    assert payload["escalation"] == "emergency" and text.startswith(clinic.advice("emergency"))
