@@ -16,6 +16,9 @@ from typing import Dict, List, Tuple
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
 
+# The model's pipeline names project components (triage.component...).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 FALLBACK_LABEL = "out_of_scope"
 SAME_REPLY = {"nlu_fallback": FALLBACK_LABEL}
 
