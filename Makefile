@@ -10,7 +10,8 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup generate validate train run shell test test-nlu test-stories clean
+.PHONY: setup generate validate train run shell test test-nlu test-stories triage-eval review bench \
+	telegram-webhook-set telegram-webhook-delete clean
 
 # Python 3.10 virtualenv with the pinned dependency set (requirements.lock).
 $(BIN)/.installed: requirements.lock scripts/find_python.sh
@@ -53,8 +54,26 @@ test-nlu: train
 test-stories: train
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
 
-test: validate train
+# Triage figures (docs/triage.md); exits non-zero when a target is missed.
+triage-eval: setup
+	$(PY) -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml tests/nlu_heldout.yml \
+	  --extra tests/triage_cases_third.yml tests/triage_cases_fourth.yml
+
+# Everything: data checks, then pytest (unit, NLU held-out, triage figures, story
+# tests, end-to-end over REST and Telegram, browser, PostgreSQL/Redis scale-out).
+test: validate train triage-eval
+	scripts/install_browser.sh
 	$(PY) -m pytest tests
+
+# Clinic review from the tracker store (docs/review.md). SINCE/UNTIL=YYYY-MM-DD (UTC), default last 30 days.
+review: setup
+	$(PY) -m review --endpoints $(or $(ENDPOINTS),endpoints.yml) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) --out results/review.html --nlu-out results/candidates.yml
+
+telegram-webhook-set: setup
+	$(PY) scripts/telegram_webhook.py set
+
+telegram-webhook-delete: setup
+	$(PY) scripts/telegram_webhook.py delete
 
 clean:
 	rm -rf $(VENV) build models/*.tar.gz results .rasa

@@ -35,6 +35,15 @@ def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, header
         return json.loads(response.read() or b"null")
 
 
+def assert_port_free(port: int):
+    """A server left over from another run would answer for ours."""
+    import socket
+
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is already in use: stop the process listening there")
+
+
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,10 +99,12 @@ class RasaStack:
         return process
 
     def start_action_server(self):
+        assert_port_free(self.action_port)
         process = self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)])
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", process, self.workdir / "actions.log")
 
     def start_rasa(self):
+        assert_port_free(self.rasa_port)
         endpoints = {
             "action_endpoint": {"url": f"http://127.0.0.1:{self.action_port}/webhook"},
             "tracker_store": self.tracker_store,
