@@ -5,10 +5,13 @@
 1. Trains the reference bot (`rasa init --no-prompt` in a temp folder) and,
    for timing only, this project's model into a temp folder with an empty
    Rasa cache (models/botox-faq.tar.gz is used for serving, never replaced).
-2. Serves each in turn on loopback and drives it over REST with the same
-   closed-loop load: 1 conversation x 50 messages, then 20 concurrent
+2. Serves them side by side on loopback and drives each over REST with the
+   same closed-loop load: 1 conversation x 50 messages, then 20 concurrent
    conversations x 20 messages (each conversation waits for its reply before
    sending the next message). Five warm-up messages first, not counted.
+   Every scenario runs --rounds times (default 2) per bot, alternating which
+   bot goes first, so the background load of a shared machine hits both
+   alike; figures are pooled over the rounds.
      ours:       make-run setup: SQLite tracker store, guarded REST channel,
                  action server (Rasa 5605, actions 5655)
      reference:  `rasa init` as generated: in-memory tracker store, Rasa's
@@ -16,7 +19,8 @@
      ours-pg-x2: two Rasa instances (5607, 5608) on PostgreSQL (database
                  botox_prod_bench) + Redis lock store (db 2), one action
                  server (5657), behind nginx on 5609 if nginx is installed,
-                 else the client alternates between the two.
+                 else the client alternates between the two; measured
+                 interleaved with the reference bot again.
 3. Prints p50/p95/p99 latency, messages/s, errors, peak RSS (VmHWM) of the
    Rasa and action-server processes, and the ratios ours/reference.
 
@@ -148,6 +152,7 @@ async def _conversation(session, url, sender, messages, count, latencies, errors
 
 
 async def _load(urls: Sequence[str], messages, conversations: int, per_conversation: int, tag: str) -> Dict:
+    """One closed-loop run; raw figures (see summarise)."""
     latencies: List[float] = []
     errors: List[int] = []
     empty: List[int] = []
@@ -164,57 +169,64 @@ async def _load(urls: Sequence[str], messages, conversations: int, per_conversat
             for c in range(conversations)
         ])
         wall = time.perf_counter() - started
-    ordered = sorted(latencies)
+    return {"latencies": latencies, "errors": len(errors), "empty": len(empty), "wall": wall}
+
+
+def summarise(runs: List[Dict]) -> Dict:
+    """Pooled over the rounds: latency percentiles of all messages, messages / total time."""
+    ordered = sorted(x for run in runs for x in run["latencies"])
+    wall = sum(run["wall"] for run in runs)
 
     def pct(p):  # nearest rank
         return round(1000 * ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 1)
 
-    return {"messages": len(latencies), "p50_ms": round(1000 * statistics.median(ordered), 1),
-            "p95_ms": pct(95), "p99_ms": pct(99), "msg_per_s": round(len(latencies) / wall, 2),
-            "errors": len(errors), "empty_replies": len(empty), "wall_s": round(wall, 2)}
+    return {"messages": len(ordered), "rounds": len(runs), "p50_ms": round(1000 * statistics.median(ordered), 1),
+            "p95_ms": pct(95), "p99_ms": pct(99), "msg_per_s": round(len(ordered) / wall, 2),
+            "errors": sum(run["errors"] for run in runs), "empty_replies": sum(run["empty"] for run in runs),
+            "wall_s": round(wall, 2),
+            "msg_per_s_by_round": [round(len(run["latencies"]) / run["wall"], 2) for run in runs]}
 
 
-def run_load(urls, messages, tag) -> Dict[str, Dict]:
-    return {name: asyncio.run(_load(urls, messages, n, k, f"{tag}-{n}x{k}-{int(time.time())}"))
-            for name, n, k in SCENARIOS}
+def run_interleaved(targets: Dict[str, tuple], rounds: int) -> Dict[str, Dict]:
+    """Each scenario, `rounds` times, alternating which bot goes first, so a
+    change in the machine's background load hits both alike."""
+    raw = {name: {scenario: [] for scenario, _, _ in SCENARIOS} for name in targets}
+    names = list(targets)
+    for scenario, conversations, per_conversation in SCENARIOS:
+        for r in range(rounds):
+            for name in (names if r % 2 == 0 else names[::-1]):
+                urls, messages = targets[name]
+                tag = f"{name}-{conversations}x{per_conversation}-{r}-{int(time.time())}"
+                raw[name][scenario].append(asyncio.run(_load(urls, messages, conversations, per_conversation, tag)))
+                print(f"  {name:<12} {scenario:<24} round {r + 1}: "
+                      f"{len(raw[name][scenario][-1]['latencies']) / raw[name][scenario][-1]['wall']:.1f} msg/s",
+                      flush=True)
+    return {name: {scenario: summarise(runs) for scenario, runs in by.items()} for name, by in raw.items()}
 
 
 # ---- setups ---------------------------------------------------------------------
 
-def serve_ours(workdir: Path) -> Dict:
+def start_ours(workdir: Path) -> Dict[str, Proc]:
+    """make-run setup: SQLite tracker store, guarded REST channel, action server."""
     (workdir / "endpoints.yml").write_text(yaml.safe_dump({
         "action_endpoint": {"url": "http://127.0.0.1:5655/webhook"},
         "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(workdir / "conversations.db")},
     }))
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
     env = base_env(BOTOX_RATE_PER_MINUTE="0")
-    actions = Proc("ours-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5655"],
-                   PROJECT_ROOT, env, workdir).wait_up("http://127.0.0.1:5655/health")
-    rasa = Proc("ours-rasa", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", "5605",
-                              "--endpoints", str(workdir / "endpoints.yml"),
-                              "--credentials", str(workdir / "credentials.yml")],
-                PROJECT_ROOT, env, workdir)
-    try:
-        rasa.wait_up("http://127.0.0.1:5605/")
-        result = run_load(["http://127.0.0.1:5605/webhooks/rest/webhook"], OUR_MESSAGES, "ours")
-        result["rss_mb"] = {"rasa": rasa.peak_rss_mb(), "actions": actions.peak_rss_mb()}
-        return result
-    finally:
-        rasa.stop()
-        actions.stop()
+    procs = {"actions": Proc("ours-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5655"],
+                             PROJECT_ROOT, env, workdir)}
+    procs["rasa"] = Proc("ours-rasa", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", "5605",
+                                       "--endpoints", str(workdir / "endpoints.yml"),
+                                       "--credentials", str(workdir / "credentials.yml")],
+                         PROJECT_ROOT, env, workdir)
+    return procs
 
 
-def serve_reference(refdir: Path, workdir: Path) -> Dict:
+def start_reference(refdir: Path, workdir: Path) -> Dict[str, Proc]:
     model = sorted((refdir / "models").glob("*.tar.gz"))[-1]
-    rasa = Proc("reference-rasa", [str(BIN / "rasa"), "run", "--model", str(model), "--port", "5606"],
-                refdir, base_env(), workdir)
-    try:
-        rasa.wait_up("http://127.0.0.1:5606/")
-        result = run_load(["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES, "ref")
-        result["rss_mb"] = {"rasa": rasa.peak_rss_mb(), "actions": None}
-        return result
-    finally:
-        rasa.stop()
+    return {"rasa": Proc("reference-rasa", [str(BIN / "rasa"), "run", "--model", str(model), "--port", "5606"],
+                         refdir, base_env(), workdir)}
 
 
 NGINX_CONF = """
@@ -250,7 +262,8 @@ http {{
 """
 
 
-def serve_pair(workdir: Path) -> Dict:
+def start_pair(workdir: Path) -> Dict[str, Proc]:
+    """Two Rasa instances on PostgreSQL + Redis lock store, one action server, nginx."""
     import sqlalchemy as sa
 
     admin = sa.create_engine("postgresql://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
@@ -265,32 +278,31 @@ def serve_pair(workdir: Path) -> Dict:
     }))
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
     env = base_env(BOTOX_RATE_PER_MINUTE="0")
-    procs = [Proc("pair-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5657"],
-                  PROJECT_ROOT, env, workdir).wait_up("http://127.0.0.1:5657/health")]
-    try:
-        rasas = [Proc(f"pair-rasa-{port}", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(port),
-                                            "--endpoints", str(workdir / "pair-endpoints.yml"),
-                                            "--credentials", str(workdir / "credentials.yml")],
-                      PROJECT_ROOT, env, workdir) for port in (5607, 5608)]
-        procs += rasas
-        for rasa, port in zip(rasas, (5607, 5608)):
-            rasa.wait_up(f"http://127.0.0.1:{port}/")
-        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-        if nginx:
-            (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir))
-            procs.append(Proc("nginx", [nginx, "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-                              workdir, base_env(), workdir))
-            time.sleep(1)
-            urls, front = ["http://127.0.0.1:5609/webhooks/rest/webhook"], "nginx round robin"
-        else:
-            urls = [f"http://127.0.0.1:{p}/webhooks/rest/webhook" for p in (5607, 5608)]
-            front = "client alternates between the two instances (nginx not installed)"
-        result = run_load(urls, OUR_MESSAGES, "pair")
-        result["front"] = front
-        result["rss_mb"] = {"rasa": max(r.peak_rss_mb() for r in rasas), "actions": procs[0].peak_rss_mb()}
-        return result
-    finally:
-        for proc in reversed(procs):
+    procs = {"actions": Proc("pair-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5657"],
+                             PROJECT_ROOT, env, workdir)}
+    for port in (5607, 5608):
+        procs[f"rasa-{port}"] = Proc(
+            f"pair-rasa-{port}", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(port),
+                                  "--endpoints", str(workdir / "pair-endpoints.yml"),
+                                  "--credentials", str(workdir / "credentials.yml")], PROJECT_ROOT, env, workdir)
+    return procs
+
+
+def pair_front(workdir: Path, procs: Dict[str, Proc]) -> tuple:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx:
+        (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir))
+        procs["nginx"] = Proc("nginx", [nginx, "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
+                              workdir, base_env(), workdir)
+        time.sleep(1)
+        return ["http://127.0.0.1:5609/webhooks/rest/webhook"], "nginx round robin"
+    return ([f"http://127.0.0.1:{p}/webhooks/rest/webhook" for p in (5607, 5608)],
+            "client alternates between the two instances (nginx not installed)")
+
+
+def stop_all(*groups: Dict[str, Proc]):
+    for group in groups:
+        for proc in reversed(list(group.values())):
             proc.stop()
 
 
@@ -300,9 +312,20 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return round(a / b, 2) if a is not None and b else None
 
 
+def _ratios(lines: List[str], ours_key: str, ref_key: str, results: Dict):
+    lines.append(f"\nratios {ours_key}/reference, same time window "
+                 f"(targets: p50 <= 1.0, msg/s >= 1.0)")
+    for name, _, _ in SCENARIOS:
+        ours, ref = results[ours_key][name], results[ref_key][name]
+        lines.append(f"  {name:<24} p50 {ratio(ours['p50_ms'], ref['p50_ms'])}  "
+                     f"p95 {ratio(ours['p95_ms'], ref['p95_ms'])}  "
+                     f"msg/s {ratio(ours['msg_per_s'], ref['msg_per_s'])}")
+    lines.append(f"  rasa peak RSS {ratio(results[ours_key]['rss_mb']['rasa'], results[ref_key]['rss_mb']['rasa'])}")
+
+
 def report(results: Dict) -> str:
     lines = []
-    for key in ("ours", "reference", "ours-pg-x2"):
+    for key in ("ours", "reference", "ours-pg-x2", "reference (during ours-pg-x2)"):
         result = results.get(key)
         if not result:
             continue
@@ -310,21 +333,17 @@ def report(results: Dict) -> str:
         lines.append(f"\n{key}  (peak RSS MB: rasa {rss['rasa']}, actions {rss['actions']})"
                      + (f"  [{result['front']}]" if "front" in result else ""))
         lines.append(f"  {'scenario':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'msg/s':>9}{'errors':>8}"
-                     f"{'empty':>7}")
+                     f"{'empty':>7}  msg/s by round")
         for name, _, _ in SCENARIOS:
             r = result[name]
             lines.append(f"  {name:<24}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}"
-                         f"{r['msg_per_s']:>9}{r['errors']:>8}{r['empty_replies']:>7}")
+                         f"{r['msg_per_s']:>9}{r['errors']:>8}{r['empty_replies']:>7}  {r['msg_per_s_by_round']}")
     if "ours" in results and "reference" in results:
-        lines.append("\nratios ours/reference (p50: <= 1.0 is the target; msg/s: >= 1.0)")
-        for name, _, _ in SCENARIOS:
-            ours, ref = results["ours"][name], results["reference"][name]
-            lines.append(f"  {name:<24} p50 {ratio(ours['p50_ms'], ref['p50_ms'])}  "
-                         f"p95 {ratio(ours['p95_ms'], ref['p95_ms'])}  "
-                         f"msg/s {ratio(ours['msg_per_s'], ref['msg_per_s'])}")
-        lines.append(f"  rasa peak RSS {ratio(results['ours']['rss_mb']['rasa'], results['reference']['rss_mb']['rasa'])}")
-    if "training_s" in results:
-        lines.append(f"\ntraining (s, empty cache): {results['training_s']}")
+        _ratios(lines, "ours", "reference", results)
+    if "ours-pg-x2" in results:
+        _ratios(lines, "ours-pg-x2", "reference (during ours-pg-x2)", results)
+    lines.append(f"\ntraining (s, empty cache): {results['training_s']}")
+    lines.append(f"machine: {results['machine']}")
     return "\n".join(lines)
 
 
@@ -333,6 +352,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-training", action="store_true",
                         help="don't time our training (the reference bot is still trained by rasa init)")
     parser.add_argument("--skip-pair", action="store_true", help="no PostgreSQL two-instance run")
+    parser.add_argument("--reuse-reference", metavar="DIR",
+                        help="an already trained `rasa init` folder (development only: skips its training)")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each scenario per bot (interleaved)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "bench.json"))
     args = parser.parse_args(argv)
     if not MODEL.exists():
@@ -343,12 +365,15 @@ def main(argv=None) -> int:
     refdir = workdir / "reference"
     results: Dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
                      "workdir": str(workdir), "training_s": {}}
-    refdir.mkdir()
+    refdir.mkdir()  # rasa init wants an existing folder
     print(f"bench: logs in {workdir}", flush=True)
-    env = base_env(RASA_CACHE_DIRECTORY=str(workdir / "cache-ref"))
-    results["training_s"]["reference (rasa init --no-prompt)"] = timed(
-        [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(refdir)], workdir, env,
-        workdir / "train-reference.log")
+    if args.reuse_reference:
+        refdir = Path(args.reuse_reference).resolve()
+    else:
+        env = base_env(RASA_CACHE_DIRECTORY=str(workdir / "cache-ref"))
+        results["training_s"]["reference (rasa init --no-prompt)"] = timed(
+            [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(refdir)], workdir, env,
+            workdir / "train-reference.log")
     print(f"reference trained: {results['training_s']}", flush=True)
     if not args.skip_training:
         env = base_env(RASA_CACHE_DIRECTORY=str(workdir / "cache-ours"))
@@ -357,13 +382,42 @@ def main(argv=None) -> int:
             PROJECT_ROOT, env, workdir / "train-ours.log")
         print(f"ours trained: {results['training_s']}", flush=True)
 
-    results["ours"] = serve_ours(workdir)
-    print("ours done", flush=True)
-    results["reference"] = serve_reference(refdir, workdir)
-    print("reference done", flush=True)
-    if not args.skip_pair:
-        results["ours-pg-x2"] = serve_pair(workdir)
-        print("ours-pg-x2 done", flush=True)
+    ours, reference, pair = {}, {}, {}
+    try:
+        ours, reference = start_ours(workdir), start_reference(refdir, workdir)
+        ours["actions"].wait_up("http://127.0.0.1:5655/health")
+        ours["rasa"].wait_up("http://127.0.0.1:5605/")
+        reference["rasa"].wait_up("http://127.0.0.1:5606/")
+        print("ours vs reference:", flush=True)
+        measured = run_interleaved({
+            "ours": (["http://127.0.0.1:5605/webhooks/rest/webhook"], OUR_MESSAGES),
+            "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
+        }, args.rounds)
+        results["ours"], results["reference"] = measured["ours"], measured["reference"]
+        results["ours"]["rss_mb"] = {"rasa": ours["rasa"].peak_rss_mb(), "actions": ours["actions"].peak_rss_mb()}
+        stop_all(ours)
+        if not args.skip_pair:
+            pair = start_pair(workdir)
+            pair["actions"].wait_up("http://127.0.0.1:5657/health")
+            for port in (5607, 5608):
+                pair[f"rasa-{port}"].wait_up(f"http://127.0.0.1:{port}/")
+            urls, front = pair_front(workdir, pair)
+            print("ours-pg-x2 vs reference:", flush=True)
+            measured = run_interleaved({
+                "ours-pg-x2": (urls, OUR_MESSAGES),
+                "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
+            }, args.rounds)
+            results["ours-pg-x2"] = measured["ours-pg-x2"]
+            results["reference (during ours-pg-x2)"] = measured["reference"]
+            results["ours-pg-x2"]["front"] = front
+            results["ours-pg-x2"]["rss_mb"] = {
+                "rasa": max(pair[f"rasa-{p}"].peak_rss_mb() for p in (5607, 5608)),
+                "actions": pair["actions"].peak_rss_mb()}
+        results["reference"]["rss_mb"] = {"rasa": reference["rasa"].peak_rss_mb(), "actions": None}
+        if "reference (during ours-pg-x2)" in results:
+            results["reference (during ours-pg-x2)"]["rss_mb"] = results["reference"]["rss_mb"]
+    finally:
+        stop_all(ours, pair, reference)
     results["machine"]["load_after"] = os.getloadavg()
 
     text = report(results)
