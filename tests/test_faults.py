@@ -145,6 +145,48 @@ def test_action_server_down_gives_safe_reply(stack):
     assert payloads(stack.send("no-actions", "is botox safe?"))[0]["topic"] is not None
 
 
+def test_slow_action_server_gives_safe_reply_in_time(stack):
+    """An action server that takes 15 s: the patient gets the safe reply after
+    reply_timeout_s (10 s), and the late answer still lands in the tracker."""
+    import http.server
+    import threading
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(15)
+            body = json.dumps({"events": [], "responses": [{"text": "late answer"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    stack.stop("actions")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", stack.action_port), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        items = stack.send("slow-actions", "is botox safe?")
+        waited = time.monotonic() - started
+        assert 9 < waited < 14, waited
+        payload = payloads(items)[0]
+        assert payload["type"] == "fallback" and load_clinic().contact["phone"] in payload["text"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(
+                t == "bot" and d.get("text") == "late answer" for t, d in _events(stack, "slow-actions")):
+            time.sleep(0.5)
+        assert any(t == "bot" and d.get("text") == "late answer" for t, d in _events(stack, "slow-actions"))
+        assert "rest.message.late" in stack.log("rasa")
+    finally:
+        server.shutdown()
+        server.server_close()
+        stack.start_action_server()
+
+
 def test_http_api_is_off(stack):
     with pytest.raises(urllib.error.HTTPError) as error:
         http_json(f"{stack.url}/conversations/resume/tracker")
