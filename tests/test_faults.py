@@ -23,6 +23,7 @@ from servers import RasaStack, http_json, payloads
 
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 10}}
 MARKER = "zqxmarker"  # a word that must never reach a log
+SITE = "https://clinic.example"  # the only origin allowed by CORS here
 EMERGENCY = "I had Botox yesterday and now I can't breathe"  # tests/triage_cases.yml
 
 
@@ -74,7 +75,7 @@ def test_safe_reply_emergency_puts_advice_first():
 
 @pytest.fixture(scope="module")
 def stack():
-    with RasaStack(rasa_port=5115, action_port=5165, credentials=CHANNEL,
+    with RasaStack(rasa_port=5115, action_port=5165, credentials=CHANNEL, extra_args=["--cors", SITE],
                    env={"BOTOX_RATE_BURST": "5", "BOTOX_RATE_PER_MINUTE": "30"}) as s:
         yield s
 
@@ -193,6 +194,22 @@ def test_http_api_is_off(stack):
     assert error.value.code in (403, 404, 405)
     with pytest.raises(urllib.error.HTTPError):
         http_json(f"{stack.url}/model/parse", {"text": "hi"})
+
+
+def test_cors_allows_only_the_configured_origin(stack):
+    def allowed_origin(origin):
+        request = urllib.request.Request(
+            f"{stack.url}/webhooks/rest/webhook", method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.headers.get("Access-Control-Allow-Origin")
+        except urllib.error.HTTPError as error:
+            return error.headers.get("Access-Control-Allow-Origin")
+
+    assert allowed_origin(SITE) == SITE
+    assert allowed_origin("https://evil.example") is None
 
 
 def test_bad_request_shape(stack):
