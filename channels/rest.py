@@ -21,6 +21,14 @@ What it adds to Rasa's RestInput:
   conversation in the tracker store stays whole; only the patient's wait is
   cut short.
 - No message text in its logs (Rasa's RestInput logs it on errors).
+- The tracker store fails closed: Rasa's FailSafeTrackerStore would, with
+  the database down, answer without the conversation's history and keep the
+  new events in this process's memory (lost on restart, invisible to the
+  other instances, never written back), and log the database error with its
+  SQL parameters. Through Rasa's own `on_tracker_store_error` hook the
+  error is raised instead: nothing is processed, the patient gets the safe
+  reply, the log gets the error type only. Set once the agent is loaded, for
+  every channel of the process.
 - `?stream=true` is not offered.
 - Importing it caches Rasa's action-response schema validator
   (channels/speedups.py).
@@ -36,6 +44,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.tracker_store import FailSafeTrackerStore
 
 from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
 from channels.speedups import cache_action_response_validation
@@ -57,6 +66,26 @@ async def reply_items(sender_id: Text, reason: Text, emergency: bool = False) ->
     collector = CollectingOutputChannel()
     await collector.send_response(sender_id, {"text": text, "custom": payload})
     return collector.messages
+
+
+class TrackerStoreUnavailable(Exception):
+    """The conversation store failed; the message is not processed."""
+
+
+def _raise_tracker_store_error(error: Exception) -> None:
+    # Type only: SQLAlchemy's message quotes the SQL parameters (message text).
+    logger.error("tracker_store.unavailable error=%s; message not processed", type(error).__name__)
+    raise TrackerStoreUnavailable(type(error).__name__) from None
+
+
+def fail_closed_tracker_store(agent: Any) -> bool:
+    """Installs the hook on the agent's FailSafeTrackerStore (idempotent)."""
+    store = getattr(agent, "tracker_store", None)
+    if not isinstance(store, FailSafeTrackerStore):
+        return False
+    if getattr(store, "_on_tracker_store_error", None) is not _raise_tracker_store_error:
+        store._on_tracker_store_error = _raise_tracker_store_error
+    return True
 
 
 class GuardedRestInput(RestInput):
@@ -89,6 +118,7 @@ class GuardedRestInput(RestInput):
         sender_id: Text, text: Text,
     ) -> List[Dict[Text, Any]]:
         tag = sender_tag(sender_id)
+        fail_closed_tracker_store(getattr(request.app.ctx, "agent", None))
         reason = GUARD.check(sender_id, text)
         if reason:
             logger.warning("rest.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
@@ -122,6 +152,10 @@ class GuardedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         module = inspect.getmodule(self)
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", module.__name__ if module else None)
+
+        @webhook.listener("after_server_start")
+        async def fail_closed(app, _loop) -> None:
+            fail_closed_tracker_store(getattr(app.ctx, "agent", None))
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
