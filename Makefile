@@ -16,7 +16,6 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Python 3.10 virtualenv with the pinned dependency set (requirements.lock).
 $(BIN)/.installed: requirements.lock scripts/find_python.sh
 	@python=$$(scripts/find_python.sh) && echo "Using $$python" && $$python -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==23.2.1
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/pip check
 	touch $@
