@@ -21,7 +21,7 @@ from actions.clinic import load_clinic
 from channels.guard import Guard, emergency_from_parse, safe_reply
 from servers import RasaStack, http_json, payloads
 
-CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 10}}
+CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 5}}  # production: 10
 MARKER = "zqxmarker"  # a word that must never reach a log
 SITE = "https://clinic.example"  # the only origin allowed by CORS here
 EMERGENCY = "I had Botox yesterday and now I can't breathe"  # tests/triage_cases.yml
@@ -147,15 +147,15 @@ def test_action_server_down_gives_safe_reply(stack):
 
 
 def test_slow_action_server_gives_safe_reply_in_time(stack):
-    """An action server that takes 15 s: the patient gets the safe reply after
-    reply_timeout_s (10 s), and the late answer still lands in the tracker."""
+    """An action server that takes 8 s: the patient gets the safe reply after
+    reply_timeout_s (5 s here), and the late answer still lands in the tracker."""
     import http.server
     import threading
 
     class Slow(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(15)
+            time.sleep(8)
             body = json.dumps({"events": [], "responses": [{"text": "late answer"}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -173,7 +173,7 @@ def test_slow_action_server_gives_safe_reply_in_time(stack):
         started = time.monotonic()
         items = stack.send("slow-actions", "is botox safe?")
         waited = time.monotonic() - started
-        assert 9 < waited < 14, waited
+        assert 4.5 < waited < 8, waited
         payload = payloads(items)[0]
         assert payload["type"] == "fallback" and load_clinic().contact["phone"] in payload["text"]
         deadline = time.monotonic() + 20
