@@ -68,6 +68,10 @@ test: validate train triage-eval
 review: setup
 	$(PY) -m review --endpoints $(or $(ENDPOINTS),endpoints.yml) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) --out results/review.html --nlu-out results/candidates.yml
 
+# This assistant vs a plain `rasa init` bot, same load, same machine (~10 min; docs/production.md).
+bench: train
+	$(PY) scripts/bench.py
+
 telegram-webhook-set: setup
 	$(PY) scripts/telegram_webhook.py set
 

@@ -33,12 +33,14 @@ limit in front of all of them.
 
 Nothing here logs message text; senders are logged as a short hash.
 """
+import asyncio
 import hashlib
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
 
 from actions.clinic import load_clinic
 from actions.dialogue import MAX_MESSAGE_CHARS
@@ -165,3 +167,46 @@ def emergency_from_parse(parse_data: Optional[Dict]) -> bool:
     triage = parse_data.get("triage")
     level = triage.get("level") if isinstance(triage, dict) else None
     return level == "emergency"
+
+
+_logger = logging.getLogger(__name__)
+# How long the fallback may wait for Rasa's own NLU to tell an emergency.
+PARSE_TIMEOUT_S = 3.0
+
+
+async def reply_failure(bot_reply: Awaitable[Any], timeout_s: float, channel: str, tag: str) -> Optional[str]:
+    """Waits up to `timeout_s` for the bot to handle one message. None when it
+    finished, else why not. A slow reply is not cancelled: it finishes in the
+    background (so the tracker store stays whole) and is logged when it ends."""
+    task = asyncio.ensure_future(bot_reply)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        return None
+    except asyncio.TimeoutError:
+        task.add_done_callback(lambda t: _log_late(t, channel, tag))
+        return f"no reply within {timeout_s:g}s"
+    except Exception as error:  # noqa: BLE001 - the patient must get an answer
+        # Only the type: database errors quote their SQL parameters (message text).
+        return type(error).__name__
+
+
+def _log_late(task: "asyncio.Future", channel: str, tag: str) -> None:
+    if task.cancelled():
+        _logger.error("%s.message.late sender=%s cancelled", channel, tag)
+    elif task.exception() is not None:
+        _logger.error("%s.message.late sender=%s error=%s", channel, tag, type(task.exception()).__name__)
+    else:
+        _logger.warning("%s.message.late sender=%s answered after the fallback", channel, tag)
+
+
+async def is_emergency(agent: Any, text: Optional[str], channel: str) -> bool:
+    """Triage of a message by Rasa's in-process NLU (needs no database and no
+    action server), so the fallback can put the emergency advice first."""
+    if agent is None or not text or text.startswith("/"):
+        return False
+    try:
+        parse_data = await asyncio.wait_for(agent.parse_message(text), PARSE_TIMEOUT_S)
+    except Exception as error:  # noqa: BLE001 - the fallback must always be sent
+        _logger.error("%s.fallback.parse_failed error=%s", channel, type(error).__name__)
+        return False
+    return emergency_from_parse(parse_data)

@@ -33,7 +33,6 @@ What it adds to Rasa's RestInput:
 - Importing it caches Rasa's action-response schema validator
   (channels/speedups.py).
 """
-import asyncio
 import inspect
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
@@ -46,15 +45,15 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.tracker_store import FailSafeTrackerStore
 
-from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
+from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
 from channels.speedups import cache_action_response_validation
+from channels.telegram import SENDER_PREFIX as TELEGRAM_SENDER_PREFIX
 
 cache_action_response_validation()  # channels/speedups.py: ~35 ms less CPU per action call
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_REPLY_TIMEOUT_S = 10.0
-PARSE_TIMEOUT_S = 3.0
 MAX_SENDER_CHARS = 256
 # Messages Rasa legitimately answers with nothing.
 SILENT_COMMANDS = ("/restart", "/session_start", "/back")
@@ -101,18 +100,6 @@ class GuardedRestInput(RestInput):
     def __init__(self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
         self.reply_timeout_s = reply_timeout_s
 
-    async def _is_emergency(self, request: Request, text: Text) -> bool:
-        """Triage of this message by Rasa's in-process NLU (no DB, no action server)."""
-        agent = getattr(request.app.ctx, "agent", None)
-        if agent is None or not text:
-            return False
-        try:
-            parse_data = await asyncio.wait_for(agent.parse_message(text), PARSE_TIMEOUT_S)
-        except Exception as error:  # noqa: BLE001 - the fallback must always be sent
-            logger.error("rest.fallback.parse_failed error=%s", type(error).__name__)
-            return False
-        return emergency_from_parse(parse_data)
-
     async def _handle(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request,
         sender_id: Text, text: Text,
@@ -129,16 +116,7 @@ class GuardedRestInput(RestInput):
             text, collector, sender_id,
             input_channel=self._extract_input_channel(request), metadata=self.get_metadata(request),
         )
-        task = asyncio.ensure_future(on_new_message(message))
-        failure = None
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.reply_timeout_s)
-        except asyncio.TimeoutError:
-            failure = f"no reply within {self.reply_timeout_s:g}s"
-            task.add_done_callback(lambda t: _log_late(t, tag))
-        except Exception as error:  # noqa: BLE001
-            # Only the type: database errors quote their SQL parameters (message text).
-            failure = type(error).__name__
+        failure = await reply_failure(on_new_message(message), self.reply_timeout_s, "rest", tag)
 
         if failure is None and collector.messages:
             return collector.messages
@@ -147,7 +125,8 @@ class GuardedRestInput(RestInput):
                 return collector.messages
             failure = "the bot produced no message (see the error above: action server?)"
         logger.error("rest.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
-        return await reply_items(sender_id, "error", emergency=await self._is_emergency(request, text))
+        emergency = await is_emergency(getattr(request.app.ctx, "agent", None), text, "rest")
+        return await reply_items(sender_id, "error", emergency=emergency)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -167,17 +146,12 @@ class GuardedRestInput(RestInput):
             sender_id, text = body.get("sender"), body.get("message")
             if not isinstance(sender_id, str) or not sender_id or len(sender_id) > MAX_SENDER_CHARS:
                 return response.json({"error": "'sender' must be a non-empty string"}, status=400)
+            # Telegram conversations are not reachable (readable or writable) over REST.
+            if sender_id.startswith(TELEGRAM_SENDER_PREFIX):
+                return response.json({"error": "'sender' may not start with 'telegram-'"}, status=400)
             if not isinstance(text, str):
                 return response.json({"error": "'message' must be a string"}, status=400)
             return response.json(await self._handle(on_new_message, request, sender_id, text))
 
         return webhook
 
-
-def _log_late(task: "asyncio.Future", tag: str) -> None:
-    if task.cancelled():
-        logger.error("rest.message.late sender=%s cancelled", tag)
-    elif task.exception() is not None:
-        logger.error("rest.message.late sender=%s error=%s", tag, type(task.exception()).__name__)
-    else:
-        logger.warning("rest.message.late sender=%s finished after the fallback was sent", tag)

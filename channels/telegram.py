@@ -14,7 +14,6 @@ X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
 bot. Without a token or secret the channel still loads (so `make run` works
 without a bot) and answers every webhook call with 503.
 """
-import asyncio
 import hmac
 import html
 import logging
@@ -29,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
-from channels.guard import GUARD, emergency_from_parse, safe_reply, sender_tag
+from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
     OutgoingMessage,
@@ -52,7 +51,6 @@ SEEN_UPDATES = 1000
 # After this long without a bot message the patient gets guard.safe_reply("error");
 # the bot's own answer is not cancelled and still arrives if it comes later.
 DEFAULT_REPLY_TIMEOUT_S = 20.0
-PARSE_TIMEOUT_S = 3.0
 # Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
 MEDIA_KEYS = (
     "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
@@ -349,32 +347,15 @@ class TelegramInput(InputChannel):
             logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
             await out.send_response(chat_id, {"custom": safe_reply(reason)[1]})
             return
-        task = asyncio.ensure_future(on_new_message(self._user_message(text, out, sender, message)))
-        failure = None
-        try:
-            await asyncio.wait_for(asyncio.shield(task), self.reply_timeout_s)
-        except asyncio.TimeoutError:
-            failure = f"no reply within {self.reply_timeout_s:g}s"
-            task.add_done_callback(lambda t: _log_late(t, tag))
-        except Exception as error:  # noqa: BLE001 - the patient must get an answer
-            failure = type(error).__name__  # not str(error): it may quote the message
+        failure = await reply_failure(
+            on_new_message(self._user_message(text, out, sender, message)), self.reply_timeout_s, "telegram", tag
+        )
         if failure is None and out.responses:
             return  # sent, or Telegram refused it (logged): no fallback on top
         failure = failure or "the bot produced no message (action server?)"
         logger.error("telegram.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
-        emergency = await self._is_emergency(agent, text)
+        emergency = await is_emergency(agent, text, "telegram")
         await out.send_response(chat_id, {"custom": safe_reply("error", emergency=emergency)[1]})
-
-    @staticmethod
-    async def _is_emergency(agent: Any, text: str) -> bool:
-        if agent is None or not text or text.startswith("/"):
-            return False
-        try:
-            parse_data = await asyncio.wait_for(agent.parse_message(text), PARSE_TIMEOUT_S)
-        except Exception as error:  # noqa: BLE001
-            logger.error("telegram.fallback.parse_failed error=%s", type(error).__name__)
-            return False
-        return emergency_from_parse(parse_data)
 
     async def _handle_callback(self, query: Dict[str, Any], out: TelegramOutput,
                                on_new_message: Callable[[UserMessage], Awaitable[Any]],
@@ -405,11 +386,3 @@ class TelegramInput(InputChannel):
             metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
         )
 
-
-def _log_late(task: "asyncio.Future", tag: str) -> None:
-    if task.cancelled():
-        logger.error("telegram.message.late sender=%s cancelled", tag)
-    elif task.exception() is not None:
-        logger.error("telegram.message.late sender=%s error=%s", tag, type(task.exception()).__name__)
-    else:
-        logger.warning("telegram.message.late sender=%s answered after the fallback", tag)

@@ -16,7 +16,7 @@ Rules (docs/telegram.md, "What the channel does with each payload field"):
 """
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # Telegram counts the limit in UTF-16 code units after entity parsing; we

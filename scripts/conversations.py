@@ -60,8 +60,6 @@ def senders(store) -> List[str]:
 
 def purge(store, older_than_days: float, dry_run: bool = False, now: Optional[float] = None) -> Dict:
     """Deletes what is older than the window; returns counts (no content)."""
-    import sqlalchemy as sa
-
     Event = _event_model(store)
     cutoff = (now if now is not None else time.time()) - older_than_days * 86400
     deleted_events = deleted_senders = trimmed_senders = 0
@@ -148,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "export":
         data = export(store, args.sender)
         if data is None:
-            print(f"no conversation for that sender", file=sys.stderr)
+            print("no conversation for that sender", file=sys.stderr)
             return 1
         text = json.dumps(data, indent=2, ensure_ascii=False)
         if args.out:

@@ -44,5 +44,6 @@ cat <<MSG
 
 MSG
 # shellcheck disable=SC2086
-$BIN/rasa run --model "$MODEL" --port "$RASA_PORT" --endpoints endpoints.yml \
+# Loopback only by default: in production a reverse proxy is the public face.
+$BIN/rasa run --model "$MODEL" -i "${RASA_INTERFACE:-127.0.0.1}" --port "$RASA_PORT" --endpoints endpoints.yml \
   --credentials credentials.yml --cors $ALLOWED_ORIGINS

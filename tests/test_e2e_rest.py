@@ -104,3 +104,9 @@ def test_malformed_request_is_a_client_error_not_a_crash(stack):
         urllib.request.urlopen(request, timeout=30)
     assert 400 <= error.value.code < 500
     assert ask(stack, "after-malformed", "hi")["type"] == "smalltalk"
+
+
+def test_rest_cannot_write_into_a_telegram_conversation(stack):
+    with pytest.raises(urllib.error.HTTPError) as error:
+        stack.send("telegram-4242", "is botox safe?")
+    assert error.value.code == 400

@@ -22,8 +22,6 @@ def test_held_out_intent_accuracy_and_macro_f1():
 
 
 def test_held_out_set_is_not_in_the_training_data():
-    import yaml
-
     from scripts.evaluate_nlu import load_examples
 
     training = set()

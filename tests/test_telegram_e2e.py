@@ -6,7 +6,6 @@ import re
 import urllib.error
 import urllib.request
 from itertools import count
-from pathlib import Path
 
 import pytest
 import yaml

@@ -83,7 +83,7 @@ class TriageClassifier(GraphComponent):
             return
         message.set(INTENT, dict(ranking[0]), add_to_output=True)
         message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-        logger.info("triage: %s without a current symptom -> %s", self.intent, ranking[0].get(INTENT_NAME_KEY))
+        logger.debug("triage: %s without a current symptom -> %s", self.intent, ranking[0].get(INTENT_NAME_KEY))
 
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
@@ -101,7 +101,8 @@ class TriageClassifier(GraphComponent):
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
         message.set(TRIAGE_KEY, triage, add_to_output=True)
-        logger.info(
+        # Symptoms are health data: DEBUG only, never in the default logs.
+        logger.debug(
             "triage: %s report (%s, about %s); intent %s -> %s",
             triage["level"], ", ".join(triage["symptoms"]), triage["about"],
             previous.get(INTENT_NAME_KEY), self.intent,
