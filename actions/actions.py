@@ -32,8 +32,10 @@ class ActionReply(Action):
                        triage=message.get("triage"))
         text, payload = render(turn.reply, CLINIC)
         dispatcher.utter_message(text=text, json_message=payload)
-        return [
-            SlotSet("last_topic", turn.last_topic),
-            SlotSet("shown_topics", list(turn.shown_topics)),
-            SlotSet("escalation", turn.reply.escalation),
-        ]
+        # Only changed slots: every event is stored and sent back on each turn.
+        slots = {
+            "last_topic": turn.last_topic,
+            "shown_topics": list(turn.shown_topics),
+            "escalation": turn.reply.escalation,
+        }
+        return [SlotSet(name, value) for name, value in slots.items() if tracker.get_slot(name) != value]

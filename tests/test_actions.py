@@ -36,7 +36,8 @@ async def test_answer_sends_text_and_payload_and_remembers_the_topic():
 async def test_where_does_it_say_that_reads_the_slot():
     messages, events = await run("ask_source", "where does it say that?", {"last_topic": "diluted_botox"})
     assert messages[0]["custom"]["sources"][0]["paragraph"] == 3
-    assert SlotSet("last_topic", "diluted_botox") in events
+    assert SlotSet("escalation", "routine") in events
+    assert all(e["name"] != "last_topic" for e in events)  # unchanged, not set again
 
 
 @pytest.mark.asyncio
@@ -44,3 +45,12 @@ async def test_missing_intent_is_a_polite_fallback():
     messages, events = await run(None, "")
     assert messages[0]["custom"]["type"] == "fallback"
     assert SlotSet("escalation", "none") in events
+
+
+@pytest.mark.asyncio
+async def test_unchanged_slots_are_not_set_again():
+    slots = {"last_topic": "safety", "shown_topics": ["safety"], "escalation": "routine"}
+    _, events = await run("ask_safety", "is botox safe?", slots)
+    assert events == []
+    _, events = await run("greet", "hi", slots)
+    assert events == [SlotSet("escalation", "none")]
