@@ -2,12 +2,14 @@
 # Runs the assistant: action server (5055), demo clinic page with the chat
 # widget (8080) and Rasa (5005, REST + Telegram channels). Called by
 # `make run` (and `make shell` with the argument "shell") after training.
-# Ports and the website origin allowed by CORS can be changed from the environment.
+# Rasa's port, the demo page's port and the website origins allowed by CORS
+# can be changed from the environment; the action server's port is the one in
+# endpoints.yml (5055).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 RASA_PORT=${RASA_PORT:-5005}
-ACTION_PORT=${ACTION_PORT:-5055}
+ACTION_PORT=5055
 WIDGET_PORT=${WIDGET_PORT:-8080}
 # Only the clinic's website may call the REST channel from a browser.
 ALLOWED_ORIGINS=${ALLOWED_ORIGINS:-http://localhost:$WIDGET_PORT http://127.0.0.1:$WIDGET_PORT}
