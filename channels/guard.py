@@ -1,16 +1,16 @@
 """Protects the bot before any processing, and answers when it can't.
 
 Every input channel (REST: channels/rest.py, Telegram: channels/telegram.py)
-calls the same three things:
+calls the same few things:
 
-    from channels.guard import GUARD, safe_reply, emergency_from_parse
+    from channels.guard import GUARD, is_emergency, reply_failure, safe_reply
 
     reason = GUARD.check(sender_id, text)      # None, "rate_limited" or "too_long"
-    if reason:
-        text, payload = safe_reply(reason)     # polite refusal; do NOT pass on to Rasa
-    ...
-    # the bot produced nothing (action server down/slow, database down, crash):
-    text, payload = safe_reply("error", emergency=emergency_from_parse(parse_data))
+    if reason:   # polite refusal, not passed on to Rasa; emergency advice first if it is one
+        safe_reply(reason, emergency=await is_emergency(agent, GUARD.head(text), channel))
+    failure = await reply_failure(on_new_message(message), timeout_s, channel, tag)
+    if failure or no bot message:              # action server down/slow, database down, crash
+        safe_reply("error", emergency=await is_emergency(agent, text, channel))
 
 `safe_reply` returns the plain text and the payload of docs/payload.md
 (built with actions.replies.Reply + render, so it is identical in shape to
@@ -123,6 +123,11 @@ class Guard:
                 self._buckets.popitem(last=False)  # least recently seen
         return allowed
 
+    def head(self, text: Optional[str]) -> str:
+        """The part of a refused message still read for an emergency: a
+        refusal must never hide "I can't breathe" behind "slow down"."""
+        return (text or "")[: self.max_chars]
+
     def too_long(self, text: Optional[str]) -> bool:
         return len(text or "") > self.max_chars
 
@@ -146,14 +151,13 @@ def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
     """
     if reason not in REASONS:
         raise ValueError(f"unknown reason {reason!r}")
-    clinic = load_clinic()
+    key = "error_emergency" if emergency and reason == "error" else reason
+    answer = _TEXTS[key].replace("{max_chars}", str(GUARD.max_chars))
     if emergency:
-        reply = Reply(type="triage", answer=_TEXTS["error_emergency"], escalation="emergency",
-                      suggestions=[TALK_TO_PERSON])
+        reply = Reply(type="triage", answer=answer, escalation="emergency", suggestions=[TALK_TO_PERSON])
     else:
-        answer = _TEXTS[reason].replace("{max_chars}", str(GUARD.max_chars))
         reply = Reply(type="fallback", answer=answer, suggestions=[TALK_TO_PERSON])
-    return render(reply, clinic)
+    return render(reply, load_clinic())
 
 
 def emergency_from_parse(parse_data: Optional[Dict]) -> bool:

@@ -109,7 +109,8 @@ class GuardedRestInput(RestInput):
         reason = GUARD.check(sender_id, text)
         if reason:
             logger.warning("rest.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
-            return await reply_items(sender_id, reason)
+            emergency = await is_emergency(getattr(request.app.ctx, "agent", None), GUARD.head(text), "rest")
+            return await reply_items(sender_id, reason, emergency=emergency)
 
         collector = CollectingOutputChannel()
         message = UserMessage(

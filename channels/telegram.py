@@ -345,7 +345,8 @@ class TelegramInput(InputChannel):
         reason = GUARD.check(sender, text)
         if reason:
             logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
-            await out.send_response(chat_id, {"custom": safe_reply(reason)[1]})
+            emergency = await is_emergency(agent, GUARD.head(text), "telegram")
+            await out.send_response(chat_id, {"custom": safe_reply(reason, emergency=emergency)[1]})
             return
         failure = await reply_failure(
             on_new_message(self._user_message(text, out, sender, message)), self.reply_timeout_s, "telegram", tag

@@ -113,6 +113,19 @@ def test_rate_limit_per_sender(stack):
     assert "faster" not in payloads(stack.send("calm", "hello"))[0]["text"]
 
 
+def test_a_refused_emergency_still_gets_the_emergency_advice_first(stack):
+    emergency_advice = load_clinic().advice("emergency")
+    for _ in range(12):  # past the burst
+        stack.send("hammer-emergency", "hello")
+    payload = payloads(stack.send("hammer-emergency", "I had botox yesterday and now I can't breathe"))[0]
+    assert "faster than I can answer" in payload["text"]
+    assert payload["escalation"] == "emergency" and payload["text"].startswith(emergency_advice)
+    long_report = "I had botox yesterday and now I can't breathe. " + "please help " * 300
+    payload = payloads(stack.send("long-emergency", long_report))[0]
+    assert "too long" in payload["text"]
+    assert payload["escalation"] == "emergency" and payload["text"].startswith(emergency_advice)
+
+
 def test_rasa_restart_resumes_conversation(stack):
     stack.send("resume", "is botox safe?")
     stack.stop("rasa")
