@@ -274,7 +274,7 @@ def start_pair(workdir: Path) -> Dict[str, Proc]:
         "action_endpoint": {"url": "http://127.0.0.1:5657/webhook"},
         "tracker_store": {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
                           "username": "postgres", "db": "botox_prod_bench", "login_db": "test"},
-        "lock_store": {"type": "redis", "url": "127.0.0.1", "port": 6379, "db": 2, "key_prefix": "botoxbench"},
+        "lock_store": {"type": "stores.redis_lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": 6379, "db": 2, "key_prefix": "botoxbench"},
     }))
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
     env = base_env(BOTOX_RATE_PER_MINUTE="0")

@@ -90,7 +90,7 @@ def setup():
     pg, redis = Forwarder(PG_PORT, 5432).start(), Forwarder(REDIS_PORT, 6379).start()
     tracker_store = {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": PG_PORT,
                      "username": "postgres", "db": "botox_prod_test", "login_db": "test"}
-    lock_store = {"type": "redis", "url": "127.0.0.1", "port": REDIS_PORT, "db": 1,
+    lock_store = {"type": "stores.redis_lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": REDIS_PORT, "db": 1,
                   "key_prefix": "botoxdown", "socket_timeout": 3}
     try:
         with RasaStack(5125, 5175, tracker_store=tracker_store, lock_store=lock_store,
