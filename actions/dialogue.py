@@ -5,7 +5,7 @@ from typing import Dict, Optional, Tuple
 
 from actions.clinic import load_clinic
 from actions.knowledge_base import KnowledgeBase
-from actions.replies import TALK_TO_PERSON, Reply, topic_answer
+from actions.replies import TALK_TO_PERSON, WHERE_DOES_IT_SAY, Reply, topic_answer, topic_suggestions
 from actions.triage_reply import triage_reply
 
 # Longer messages are refused before any interpretation (see README, Bad input).
@@ -59,7 +59,7 @@ def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
         escalation=topic.escalation,
         topic=topic.id,
         sources=topic.quotes,
-        suggestions=[r for r in topic_answer(kb, topic).suggestions if r["payload"] != "/ask_source"],
+        suggestions=[s for s in topic_suggestions(kb, topic) if s is not WHERE_DOES_IT_SAY],
     )
     return Turn(reply, topic.id, conv.shown_topics)
 
