@@ -37,6 +37,7 @@ UNKNOWN_SYMPTOM_ANSWER = (
 def cited_quotes(kb: KnowledgeBase, cites: List[str]) -> List[Quote]:
     """The knowledge-base quotes for the policy's cites, without repeats."""
     quotes: List[Quote] = []
+    seen = set()
     for cite in cites:
         topic_id, where = parse_cite(cite)
         try:
@@ -46,7 +47,8 @@ def cited_quotes(kb: KnowledgeBase, cites: List[str]) -> List[Quote]:
         for quote in topic.quotes:
             if where and (quote.paragraph, quote.sentence) != where:
                 continue
-            if all((q.paragraph, q.sentence) != (quote.paragraph, quote.sentence) for q in quotes):
+            if (quote.paragraph, quote.sentence) not in seen:
+                seen.add((quote.paragraph, quote.sentence))
                 quotes.append(quote)
     return quotes
 
@@ -104,10 +106,9 @@ def triage_reply(
         answer += f" You mentioned: {_sentence_list(labels)}."
     if triage.get("about") == "other" and policy.other_person_note:
         answer += " " + policy.other_person_note
-    quotes = cited_quotes(kb, _cites_for(policy, triage))
-    topic = quotes and next(
-        (parse_cite(c)[0] for c in _cites_for(policy, triage)), None
-    ) or None
+    cites = _cites_for(policy, triage)
+    quotes = cited_quotes(kb, cites)
+    topic = parse_cite(cites[0])[0] if quotes else None
     suggestions = [TALK_TO_PERSON]
     if level_name != "emergency" and topic:
         suggestions.append({"title": kb.topic(topic).title, "payload": f"/{INTENT_PREFIX}{topic}"})

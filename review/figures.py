@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-ESCALATION_LEVELS = ("none", "routine", "clinic", "emergency")
+from actions.knowledge_base import ESCALATION_LEVELS  # docs/payload.md
+
 AUDITED_LEVELS = ("clinic", "emergency")
 FALLBACK_INTENT = "nlu_fallback"
 NO_REPLY = "no reply"

@@ -71,6 +71,9 @@ class TriageClassifier(GraphComponent):
                 logger.exception("triage: failed on a message; left unchanged")
         return messages
 
+    def _ranking_without_report(self, message: Message) -> List[Dict]:
+        return [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != self.intent]
+
     def _demote(self, message: Message) -> None:
         """DIET said `report_symptom`, but the detector found the symptom only
         negated, asked about or in the past ("no headache, I feel fine", "what
@@ -78,7 +81,7 @@ class TriageClassifier(GraphComponent):
         intent = message.get(INTENT) or {}
         if intent.get(INTENT_NAME_KEY) != self.intent:
             return
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != self.intent]
+        ranking = self._ranking_without_report(message)
         if not ranking:
             return
         message.set(INTENT, dict(ranking[0]), add_to_output=True)
@@ -96,7 +99,7 @@ class TriageClassifier(GraphComponent):
             return
         triage = assessment.as_dict()
         previous = message.get(INTENT) or {}
-        ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != self.intent]
+        ranking = self._ranking_without_report(message)
         intent = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}
         message.set(INTENT, intent, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)

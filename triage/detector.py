@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 CLAUSE_BREAKS = {",", ";", ":", "-", "--", "\u2014", "\u2013", "...", "(", ")"}
 # Words that may precede the real start of a clause ("so can botox ...", "ok is it ...").
 FILLERS = {"so", "and", "but", "also", "ok", "okay", "um", "uh", "hey", "hi", "hello", "please",
-           "oh", "well", "just", "quick", "question", "then", "sorry", "pls", "plz", "like", "um", "erm"}
+           "oh", "well", "just", "quick", "question", "then", "sorry", "pls", "plz", "like", "erm"}
 # Words for typo correction; not parts of contractions ("havn't" stays whole).
 WORD = re.compile(r"(?<![A-Za-z'\u2019])[A-Za-z]+(?![A-Za-z'\u2019])")
 KNOWN_WORD_MIN_LOGPROB = -16.5
@@ -135,21 +135,24 @@ class Assessment:
         return self.about == "other"
 
     @property
+    def reported_by_urgency(self) -> List[Mention]:
+        """The reported mentions, most urgent first (stable: text order within a level)."""
+        reported = [m for m in self.mentions if m.status == "report"]
+        return sorted(reported, key=lambda m: -LEVEL_RANK[m.level])
+
+    @property
     def symptoms(self) -> List[str]:
         """Group ids of the reported symptoms, most urgent first."""
-        reported = [m for m in self.mentions if m.status == "report"]
-        reported.sort(key=lambda m: -LEVEL_RANK[m.level])
-        return list(dict.fromkeys(m.group for m in reported))
+        return list(dict.fromkeys(m.group for m in self.reported_by_urgency))
 
     def as_dict(self) -> Dict:
         """What the NLU component attaches to the message (`message["triage"]`)."""
-        reported = [m for m in self.mentions if m.status == "report"]
         return {
             "level": self.level,
             "escalation": self.escalation,
             "symptoms": self.symptoms,
-            "labels": list(dict.fromkeys(m.label for m in sorted(reported, key=lambda m: -LEVEL_RANK[m.level]))),
-            "matched": [m.text for m in reported],
+            "labels": list(dict.fromkeys(m.label for m in self.reported_by_urgency)),
+            "matched": [m.text for m in self.mentions if m.status == "report"],
             "about": self.about,
             "cite": list(self.cite),
         }
@@ -219,6 +222,10 @@ class Detector:
         self.nlp.add_pipe("sentencizer")
         self.keys: KeyNormalizer = self.nlp.add_pipe("triage_keys")
         self.group_by_label = {g.id: g for g in policy.groups}
+        # Word sets the per-entity checks look words up in.
+        self._people = set(policy.person_words)
+        self._pronouns = set(policy.subject_words)
+        self._possessives = set(policy.possessive_words)
 
         self.symptoms = Matcher(self.nlp.vocab)
         for group in policy.groups:
@@ -325,7 +332,7 @@ class Detector:
     def _has_person_anchor(self, span: Span, clause: Span) -> bool:
         window = self.policy.anchor_window
         start = max(clause.start, span.start - window)
-        people = set(self.policy.person_words)
+        people = self._people
         tokens = list(span.doc[start:span.end]) + list(span.doc[span.end:min(clause.end, span.end + 3)])
         for token in tokens:
             if token.lower_ in people or token.norm_ in people:
@@ -349,9 +356,6 @@ class Detector:
             found.setdefault(modifier.category, []).append((start, end))
         return found
 
-    def _categories(self, ent: Span) -> Set[str]:
-        return set(self._modifiers(ent))
-
     def _subject_after(self, ent: Span, clause: Span, after: int) -> bool:
         """A subject after the trigger (token `after`) and at most
         anchor_window tokens before the symptom: a subject pronoun ("can you
@@ -359,17 +363,14 @@ class Detector:
         you call someone, her lips are swelling"). "can botox make my eyelid
         droop" has neither: "my" is the object's, in the trigger's clause."""
         start = max(after, ent.start - self.policy.anchor_window)
-        pronouns = set(self.policy.subject_words)
-        possessives = set(self.policy.possessive_words)
         for token in ent.doc[start:ent.start]:
-            if token.lower_ in pronouns:
+            if token.lower_ in self._pronouns:
                 return True
-            if token.lower_ in possessives and token.i >= clause.start > after:
+            if token.lower_ in self._possessives and token.i >= clause.start > after:
                 return True
         return False
 
-    def _status(self, ent: Span, cues) -> str:
-        modifiers = self._modifiers(ent)
+    def _status(self, ent: Span, cues, modifiers: Dict[str, List[Tuple[int, int]]]) -> str:
         categories = set(modifiers)
         if "NEGATED_EXISTENCE" in categories:
             return "negated"
@@ -402,14 +403,15 @@ class Detector:
         for ent in doc.ents:
             group = self.group_by_label[ent.label_]
             index = sentence_index[ent.sent.start]
-            status = self._status(ent, cues)
+            modifiers = self._modifiers(ent)
+            status = self._status(ent, cues, modifiers)
             if status == "question" and any(i > index for i in refers_back):
                 status = "report"  # "can botox cause X? because I have it right now"
             level = group.level
             if (LEVEL_RANK[level] < LEVEL_RANK[self.policy.worsening_raise_to]
                     and self._cue_in(cues, "WORSENING", ent.sent)):
                 level = self.policy.worsening_raise_to
-            about = "other" if "FAMILY" in self._categories(ent) else "self"
+            about = "other" if "FAMILY" in modifiers else "self"
             mentions.append(Mention(group.id, group.label, level, ent.text, index, status, about))
         reported = [m for m in mentions if m.status == "report"]
         if not reported:
@@ -417,7 +419,7 @@ class Detector:
             kind = next((k for k in ("negated", "historical", "question") if k in statuses), "none")
             return Assessment(None, "none", kind, "self", tuple(mentions))
         top = max(LEVEL_RANK[m.level] for m in reported)
-        level = next(name for name, rank in LEVEL_RANK.items() if rank == top)
+        level = max(reported, key=lambda m: LEVEL_RANK[m.level]).level
         # Cite the topics of the most urgent symptoms first.
         cite: List[str] = []
         for mention in sorted(reported, key=lambda m: -LEVEL_RANK[m.level]):

@@ -21,8 +21,11 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-LEVELS = ("emergency", "clinic", "mild", "none")
-RANK = {"none": 0, "mild": 1, "clinic": 2, "emergency": 3}
+from triage.policy import LEVEL_RANK
+from triage.policy import LEVELS as POLICY_LEVELS
+
+LEVELS = POLICY_LEVELS + ("none",)
+RANK = {"none": 0, **LEVEL_RANK}
 NON_REPORT_KINDS = ("question", "negated", "historical")
 TARGETS = {"emergency_recall": 1.0, "clinic_recall": 0.95, "non_escalation": 0.95}
 

@@ -14,13 +14,13 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from actions.article import PROJECT_ROOT
+from actions.knowledge_base import ESCALATION_LEVELS as ESCALATIONS, KB_PATH
+
 POLICY_PATH = PROJECT_ROOT / "data" / "triage_policy.yml"
-KB_PATH = PROJECT_ROOT / "data" / "knowledge_base.yml"
 
 LEVELS = ("emergency", "clinic", "mild")  # most urgent first
 LEVEL_RANK = {"mild": 1, "clinic": 2, "emergency": 3}
-ESCALATIONS = ("none", "routine", "clinic", "emergency")  # docs/payload.md
 # GENERIC is ours: generic or curious questions ("can you get ...", "I read that ...").
 CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "HYPOTHETICAL", "GENERIC", "HISTORICAL", "FAMILY", "TERMINATE")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE")
