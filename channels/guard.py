@@ -25,7 +25,9 @@ Numbers (defaults; environment variables override them):
   (BOTOX_RATE_BURST), refilled at 30 messages per minute, one every 2 s
   (BOTOX_RATE_PER_MINUTE). A patient typing or tapping buttons never
   reaches it; a script hammering one conversation gets "slow down" replies
-  that cost no NLU, no action call and no database write.
+  that cost no action call and no database write. Each refused message is
+  still read by the NLU once (is_emergency): a refusal must never hide an
+  emergency.
   BOTOX_RATE_PER_MINUTE=0 switches the limit off (benchmarks only).
 The bucket lives in the process: with N Rasa instances behind the proxy a
 sender is limited per instance, and nginx (deploy/nginx.conf) adds a per-IP

@@ -105,11 +105,12 @@ class GuardedRestInput(RestInput):
         sender_id: Text, text: Text,
     ) -> List[Dict[Text, Any]]:
         tag = sender_tag(sender_id)
-        fail_closed_tracker_store(getattr(request.app.ctx, "agent", None))
+        agent = getattr(request.app.ctx, "agent", None)
+        fail_closed_tracker_store(agent)
         reason = GUARD.check(sender_id, text)
         if reason:
             logger.warning("rest.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
-            emergency = await is_emergency(getattr(request.app.ctx, "agent", None), GUARD.head(text), "rest")
+            emergency = await is_emergency(agent, GUARD.head(text), "rest")
             return await reply_items(sender_id, reason, emergency=emergency)
 
         collector = CollectingOutputChannel()
@@ -126,7 +127,7 @@ class GuardedRestInput(RestInput):
                 return collector.messages
             failure = "the bot produced no message (see the error above: action server?)"
         logger.error("rest.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
-        emergency = await is_emergency(getattr(request.app.ctx, "agent", None), text, "rest")
+        emergency = await is_emergency(agent, text, "rest")
         return await reply_items(sender_id, "error", emergency=emergency)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:

@@ -23,7 +23,6 @@ def cache_action_response_validation() -> bool:
     if os.environ.get("BOTOX_CACHE_ACTION_SCHEMA", "1") == "0":
         return False
     from jsonschema import validators
-    from jsonschema.exceptions import best_match
     from rasa.core.actions.action import RemoteAction
 
     if getattr(RemoteAction._validate_action_result, "botox_cached", False):
@@ -35,7 +34,7 @@ def cache_action_response_validation() -> bool:
     validator = cls(spec)
 
     def _validate_action_result(self, result):
-        if best_match(validator.iter_errors(result)) is None:
+        if validator.is_valid(result):
             return True
         return original(self, result)  # raises Rasa's own error
 

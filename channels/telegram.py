@@ -136,7 +136,6 @@ class TelegramOutput(OutputChannel):
 
     def __init__(self, api: BotApi) -> None:
         self.api = api
-        self.sent = 0  # messages Telegram accepted
         self.responses = 0  # bot messages handed to this channel by Rasa
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
@@ -165,7 +164,6 @@ class TelegramOutput(OutputChannel):
         for message in messages:
             try:
                 await self.api.call("sendMessage", **message.params(chat_for(recipient_id)))
-                self.sent += 1
             except TelegramApiError as error:
                 logger.error("Telegram: %s", error)
                 if error.status == 400:
@@ -178,7 +176,6 @@ class TelegramOutput(OutputChannel):
         plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
         try:
             await self.api.call("sendMessage", chat_id=chat_for(recipient_id), text=plain)
-            self.sent += 1
         except TelegramApiError as error:
             logger.error("Telegram: plain-text resend failed too: %s", error)
 
