@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from actions.clinic import load_clinic  # noqa: E402
 from actions.dialogue import Conversation, respond  # noqa: E402
 from actions.knowledge_base import load_knowledge_base  # noqa: E402
-from actions.replies import Reply, render  # noqa: E402
+from actions.replies import render  # noqa: E402
+from triage.detector import assess  # noqa: E402
 
 FALLBACK_QUESTIONS = [
     "can i get botox while pregnant?", "is botox ok when pregnant", "botox while breastfeeding?",
@@ -44,8 +45,6 @@ EMERGENCY_MESSAGES = [
 ]
 SMALLTALK = {"greet": ["hi", "hello", "good morning"], "thanks": ["thanks", "thank you!"],
              "goodbye": ["bye", "see you"]}
-TRIAGE_EMERGENCY = ("Call the emergency number now: difficulty breathing or swallowing after an injection "
-                    "needs urgent care.")
 
 
 def _parse(text: str, intent: str, confidence: float, rng: random.Random) -> Dict:
@@ -82,14 +81,11 @@ def conversation_events(sender: str, start: float, rng: random.Random, kb, clini
             text, intent, confidence = "/tell_me_more", "tell_me_more", 1.0
         else:
             text, intent, confidence = rng.choice(EMERGENCY_MESSAGES), "report_symptom", rng.uniform(0.7, 1.0)
+        parse = _parse(text, intent, confidence, rng)
         if intent == "report_symptom":
-            reply, conv_after = Reply(type="triage", answer=TRIAGE_EMERGENCY, escalation="emergency"), conv
-            parse = _parse(text, intent, confidence, rng)
-            parse["triage"] = {"escalation": "emergency", "symptom": "breathing"}
-        else:
-            turn = respond(kb, intent, text, conv)
-            reply, conv_after = turn.reply, Conversation(turn.last_topic, turn.shown_topics)
-            parse = _parse(text, intent, confidence, rng)
+            parse["triage"] = assess(text).as_dict()  # what the NLU component attaches
+        turn = respond(kb, intent, text, conv, triage=parse.get("triage"))
+        reply, conv_after = turn.reply, Conversation(turn.last_topic, turn.shown_topics)
         bot_text, payload = render(reply, clinic)
         events.append(UserUttered(text, parse_data=parse, timestamp=t, input_channel="rest"))
         events.append(ActionExecuted("action_reply", timestamp=t + 0.2))
