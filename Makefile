@@ -10,13 +10,15 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup generate validate train run shell test test-nlu test-stories triage-eval review bench \
-	telegram-webhook-set telegram-webhook-delete clean
+.PHONY: setup generate validate train run shell test test-unit test-e2e lint format types test-nlu test-stories \
+	triage-eval review bench telegram-webhook-set telegram-webhook-delete clean
 
-# Python 3.10 virtualenv with the pinned dependency set (requirements.lock).
-$(BIN)/.installed: requirements.lock scripts/find_python.sh
+# Python 3.10 virtualenv with the pinned dependency set (requirements.lock),
+# and this project installed into it (pyproject.toml, editable).
+$(BIN)/.installed: requirements.lock pyproject.toml scripts/find_python.sh
 	@python=$$(scripts/find_python.sh) && echo "Using $$python" && $$python -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	touch $@
 
@@ -27,16 +29,16 @@ setup: $(BIN)/.installed $(SPACY_PIPELINE)/meta.json
 
 # Regenerates topic intents, rules and domain.yml from data/knowledge_base.yml.
 generate: setup
-	$(PY) scripts/generate_training_data.py
+	$(PY) -m scripts.generate_training_data
 
 # Quotes verbatim, generated files fresh, Rasa's own data checks.
 validate: setup
-	$(PY) scripts/generate_training_data.py --check
+	$(PY) -m scripts.generate_training_data --check
 	$(RASA) data validate --fail-on-warnings --domain domain.yml --data data
 
 # Trains only when training data, domain or config changed.
 $(MODEL): $(TRAINING_INPUTS) | setup
-	$(PY) scripts/generate_training_data.py --check
+	$(PY) -m scripts.generate_training_data --check
 	$(RASA) train --fixed-model-name botox-faq --out models
 
 train: $(MODEL)
@@ -47,22 +49,41 @@ run: train
 shell: train
 	scripts/run.sh shell
 
+# The fast lane (under a minute, no servers): style, the import rules, types, unit tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) -m scripts.check_imports
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+types: setup
+	$(BIN)/mypy faq triage channels
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
 test-nlu: train
-	$(PY) scripts/evaluate_nlu.py --model $(MODEL) tests/nlu_heldout.yml
+	$(PY) -m scripts.evaluate_nlu --model $(MODEL) tests/data/nlu_heldout.yml
 
 test-stories: train
-	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/stories
+	$(RASA) test core --model $(MODEL) --stories tests/data/test_stories.yml --fail-on-prediction-errors --out results/stories
 
 # Triage figures (docs/triage.md); exits non-zero when a target is missed.
 triage-eval: setup
-	$(PY) -m triage.evaluate tests/triage_cases.yml tests/triage_cases_second.yml tests/nlu_heldout.yml \
-	  --extra tests/triage_cases_third.yml tests/triage_cases_fourth.yml
+	$(PY) -m triage.evaluate tests/data/triage_cases.yml tests/data/triage_cases_second.yml tests/data/nlu_heldout.yml \
+	  --extra tests/data/triage_cases_third.yml tests/data/triage_cases_fourth.yml
 
-# Everything: data checks, then pytest (unit, NLU held-out, triage figures, story
-# tests, end-to-end over REST and Telegram, browser, PostgreSQL/Redis scale-out).
-test: validate train triage-eval
+# Slow suite: real Rasa and action servers, REST and Telegram, the browser,
+# PostgreSQL and Redis (started by scripts/services.sh when none is running).
+test-e2e: train
 	scripts/install_browser.sh
-	$(PY) -m pytest tests
+	scripts/services.sh $(PY) -m pytest tests/e2e
+
+# Everything, fast lane first: lint, types, unit tests, data checks, figures, end to end.
+test: lint types test-unit validate train triage-eval test-e2e
 
 # Clinic review from the tracker store (docs/review.md). SINCE/UNTIL=YYYY-MM-DD (UTC), default last 30 days.
 review: setup

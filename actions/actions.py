@@ -1,35 +1,49 @@
-"""The one custom action: every user message is answered by `action_reply`."""
-from typing import Any, Dict, List, Text
+"""The one custom action: every user message is answered by `action_reply`.
+
+The Rasa SDK adapter only: the reply is chosen by the domain core
+(faq.dialogue) and, for symptom reports, by triage.reply."""
+
+from functools import partial
+from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic import load_clinic
-from actions.dialogue import Conversation, respond
-from actions.knowledge_base import load_knowledge_base
-from actions.replies import render
+from faq.clinic import load_clinic
+from faq.contract import TRIAGE_KEY
+from faq.dialogue import Conversation, respond
+from faq.knowledge_base import load_knowledge_base
+from faq.replies import render
+from triage.reply import triage_reply
 
 # Loaded (and checked against the article) when the action server starts.
 KNOWLEDGE_BASE = load_knowledge_base()
 CLINIC = load_clinic()
+SYMPTOM_REPLY = partial(triage_reply, KNOWLEDGE_BASE, CLINIC)
 
 
 class ActionReply(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_reply"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
         message = tracker.latest_message or {}
         intent = (message.get("intent") or {}).get("name")
         conversation = Conversation(
             last_topic=tracker.get_slot("last_topic"),
             shown_topics=tuple(tracker.get_slot("shown_topics") or ()),
         )
-        turn = respond(KNOWLEDGE_BASE, intent, message.get("text") or "", conversation,
-                       triage=message.get("triage"))
+        turn = respond(
+            KNOWLEDGE_BASE,
+            intent,
+            message.get("text") or "",
+            conversation,
+            SYMPTOM_REPLY,
+            triage=message.get(TRIAGE_KEY),
+        )
         text, payload = render(turn.reply, CLINIC)
         dispatcher.utter_message(text=text, json_message=payload)
         # Only changed slots: every event is stored and sent back on each turn.

@@ -13,7 +13,7 @@ calls the same few things:
         safe_reply("error", emergency=await is_emergency(agent, text, channel))
 
 `safe_reply` returns the plain text and the payload of docs/payload.md
-(built with actions.replies.Reply + render, so it is identical in shape to
+(built with faq.replies.Reply + render, so it is identical in shape to
 every other bot message). Its texts always carry the clinic's phone and the
 emergency number from clinic.yml, and need neither the action server nor a
 database.
@@ -35,21 +35,20 @@ limit in front of all of them.
 
 Nothing here logs message text; senders are logged as a short hash.
 """
+
 import asyncio
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
-from actions.clinic import load_clinic
-from actions.dialogue import MAX_MESSAGE_CHARS
-from actions.replies import TALK_TO_PERSON, Reply, render
+from faq.clinic import load_clinic
+from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
+from faq.replies import TALK_TO_PERSON, Reply, render
+from faq.settings import SETTINGS, Settings
 
-DEFAULT_BURST = 10
-DEFAULT_PER_MINUTE = 30.0
 # Idle senders are forgotten beyond this many (their bucket would be full anyway).
 MAX_TRACKED_SENDERS = 50_000
 
@@ -73,10 +72,7 @@ _TEXTS = {
         "for example trouble breathing, swallowing or speaking, call "
         "{emergency_number} now."
     ),
-    "error_emergency": (
-        "Sorry, something went wrong on our side and I can't answer in full "
-        "right now."
-    ),
+    "error_emergency": ("Sorry, something went wrong on our side and I can't answer in full right now."),
 }
 
 
@@ -90,24 +86,20 @@ class Guard:
 
     def __init__(
         self,
-        burst: int = DEFAULT_BURST,
-        per_minute: float = DEFAULT_PER_MINUTE,
-        max_chars: int = MAX_MESSAGE_CHARS,
+        burst: int = Settings.rate_burst,
+        per_minute: float = Settings.rate_per_minute,
+        max_chars: int = SETTINGS.max_message_chars,
         clock: Callable[[], float] = time.monotonic,
         max_senders: int = MAX_TRACKED_SENDERS,
     ):
         self.burst, self.per_minute, self.max_chars = burst, per_minute, max_chars
         self.clock, self.max_senders = clock, max_senders
-        self._buckets: "OrderedDict[str, Tuple[float, float]]" = OrderedDict()
+        self._buckets: OrderedDict[str, Tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Guard":
-        return cls(
-            burst=int(env.get("BOTOX_RATE_BURST", DEFAULT_BURST)),
-            per_minute=float(env.get("BOTOX_RATE_PER_MINUTE", DEFAULT_PER_MINUTE)),
-            max_chars=int(env.get("BOTOX_MAX_MESSAGE_CHARS", MAX_MESSAGE_CHARS)),
-        )
+    def from_settings(cls, settings: Settings = SETTINGS) -> "Guard":
+        return cls(burst=settings.rate_burst, per_minute=settings.rate_per_minute, max_chars=settings.max_message_chars)
 
     def allow(self, sender_id: str) -> bool:
         """Takes one token from the sender's bucket; False when it is empty."""
@@ -142,7 +134,7 @@ class Guard:
         return None
 
 
-GUARD = Guard.from_env()
+GUARD = Guard.from_settings()
 
 
 def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
@@ -156,9 +148,11 @@ def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
     key = "error_emergency" if emergency and reason == "error" else reason
     answer = _TEXTS[key].replace("{max_chars}", str(GUARD.max_chars))
     if emergency:
-        reply = Reply(type="triage", answer=answer, escalation="emergency", suggestions=[TALK_TO_PERSON])
+        reply = Reply(
+            type=ReplyType.TRIAGE, answer=answer, escalation=Escalation.EMERGENCY, suggestions=[TALK_TO_PERSON]
+        )
     else:
-        reply = Reply(type="fallback", answer=answer, suggestions=[TALK_TO_PERSON])
+        reply = Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=[TALK_TO_PERSON])
     return render(reply, load_clinic())
 
 
@@ -170,9 +164,9 @@ def emergency_from_parse(parse_data: Optional[Dict]) -> bool:
     """
     if not parse_data:
         return False
-    triage = parse_data.get("triage")
+    triage = parse_data.get(TRIAGE_KEY)
     level = triage.get("level") if isinstance(triage, dict) else None
-    return level == "emergency"
+    return level == TriageLevel.EMERGENCY
 
 
 _logger = logging.getLogger(__name__)

@@ -33,21 +33,21 @@ What it adds to Rasa's RestInput:
 - Importing it caches Rasa's action-response schema validator
   (channels/speedups.py).
 """
+
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
-
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.tracker_store import FailSafeTrackerStore
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
 from channels.speedups import cache_action_response_validation
-from channels.telegram import SENDER_PREFIX as TELEGRAM_SENDER_PREFIX
+from faq.contract import TELEGRAM_SENDER_PREFIX
 
 cache_action_response_validation()  # channels/speedups.py: ~35 ms less CPU per action call
 
@@ -59,7 +59,7 @@ MAX_SENDER_CHARS = 256
 SILENT_COMMANDS = ("/restart", "/session_start", "/back")
 
 
-async def reply_items(sender_id: Text, reason: Text, emergency: bool = False) -> List[Dict[Text, Any]]:
+async def reply_items(sender_id: str, reason: str, emergency: bool = False) -> List[Dict[str, Any]]:
     """The guard's reply as REST items, sent the way Rasa sends a bot message."""
     text, payload = safe_reply(reason, emergency=emergency)
     collector = CollectingOutputChannel()
@@ -89,11 +89,11 @@ def fail_closed_tracker_store(agent: Any) -> bool:
 
 class GuardedRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GuardedRestInput":
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "GuardedRestInput":
         credentials = credentials or {}
         return cls(reply_timeout_s=float(credentials.get("reply_timeout_s", DEFAULT_REPLY_TIMEOUT_S)))
 
@@ -101,9 +101,12 @@ class GuardedRestInput(RestInput):
         self.reply_timeout_s = reply_timeout_s
 
     async def _handle(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request,
-        sender_id: Text, text: Text,
-    ) -> List[Dict[Text, Any]]:
+        self,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        request: Request,
+        sender_id: str,
+        text: str,
+    ) -> List[Dict[str, Any]]:
         tag = sender_tag(sender_id)
         agent = getattr(request.app.ctx, "agent", None)
         fail_closed_tracker_store(agent)
@@ -115,8 +118,11 @@ class GuardedRestInput(RestInput):
 
         collector = CollectingOutputChannel()
         message = UserMessage(
-            text, collector, sender_id,
-            input_channel=self._extract_input_channel(request), metadata=self.get_metadata(request),
+            text,
+            collector,
+            sender_id,
+            input_channel=self._extract_input_channel(request),
+            metadata=self.get_metadata(request),
         )
         failure = await reply_failure(on_new_message(message), self.reply_timeout_s, "rest", tag)
 
@@ -156,4 +162,3 @@ class GuardedRestInput(RestInput):
             return response.json(await self._handle(on_new_message, request, sender_id, text))
 
         return webhook
-

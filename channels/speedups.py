@@ -12,15 +12,17 @@ which raises the same ValidationError with Rasa's own message.
 Applied when channels.rest is imported (Rasa loads it from credentials.yml).
 Off with BOTOX_CACHE_ACTION_SCHEMA=0.
 """
+
 import logging
-import os
+
+from faq.settings import SETTINGS
 
 logger = logging.getLogger(__name__)
 
 
 def cache_action_response_validation() -> bool:
     """Patches RemoteAction._validate_action_result; True if applied."""
-    if os.environ.get("BOTOX_CACHE_ACTION_SCHEMA", "1") == "0":
+    if not SETTINGS.cache_action_schema:
         return False
     from jsonschema import validators
     from rasa.core.actions.action import RemoteAction
@@ -38,7 +40,7 @@ def cache_action_response_validation() -> bool:
             return True
         return original(self, result)  # raises Rasa's own error
 
-    _validate_action_result.botox_cached = True
+    _validate_action_result.botox_cached = True  # type: ignore[attr-defined]
     RemoteAction._validate_action_result = _validate_action_result
     logger.debug("Action response schema validator cached.")
     return True

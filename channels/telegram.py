@@ -14,19 +14,18 @@ X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
 bot. Without a token or secret the channel still loads (so `make run` works
 without a bot) and answers every webhook call with 503.
 """
+
 import hmac
 import html
 import logging
-import os
 import re
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 
 from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
@@ -37,6 +36,8 @@ from channels.telegram_format import (
     render_text,
     valid_callback_data,
 )
+from faq.contract import TELEGRAM_SENDER_PREFIX
+from faq.settings import SETTINGS, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,25 @@ SEEN_UPDATES = 1000
 DEFAULT_REPLY_TIMEOUT_S = 20.0
 # Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
 MEDIA_KEYS = (
-    "sticker", "photo", "voice", "audio", "video", "video_note", "document", "animation",
-    "location", "venue", "contact", "poll", "dice", "game", "story",
+    "sticker",
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "document",
+    "animation",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
 )
 # Conversations are stored as "telegram-<chat id>": a REST caller choosing the
 # sender id "4242" never lands in Telegram chat 4242's conversation.
-SENDER_PREFIX = "telegram-"
+SENDER_PREFIX = TELEGRAM_SENDER_PREFIX
 COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)")
 
 
@@ -69,16 +83,16 @@ def sender_for(chat_id: Any) -> str:
 def chat_for(recipient_id: Any) -> str:
     """The Telegram chat id of a Rasa sender id (or of a bare chat id)."""
     recipient = str(recipient_id)
-    return recipient[len(SENDER_PREFIX):] if recipient.startswith(SENDER_PREFIX) else recipient
+    return recipient[len(SENDER_PREFIX) :] if recipient.startswith(SENDER_PREFIX) else recipient
 
 
 def _clinic() -> Dict[str, str]:
     """Clinic contacts from clinic.yml, for the channel's own messages."""
     try:
-        from actions.clinic import load_clinic
+        from faq.clinic import load_clinic
 
         return dict(load_clinic().contact)
-    except Exception as error:  # the channel must work even without them
+    except Exception as error:  # noqa: BLE001 - the channel must work even without them
         logger.warning("Telegram: could not read clinic.yml (%s)", error)
         return {}
 
@@ -99,7 +113,7 @@ def help_message() -> str:
         "Tap the buttons under my answers for more. /start shows the greeting again.",
     ]
     if clinic.get("emergency_number"):
-        lines += ["", f"\U0001F6A8 <b>In an emergency call {escape(clinic['emergency_number'])}.</b>"]
+        lines += ["", f"\U0001f6a8 <b>In an emergency call {escape(clinic['emergency_number'])}.</b>"]
     if clinic.get("phone"):
         hours = f" ({escape(clinic['hours'])})" if clinic.get("hours") else ""
         lines.append(f"To talk to a person: {escape(clinic['phone'])}{hours}.")
@@ -109,7 +123,9 @@ def help_message() -> str:
 def _with_emergency(text: str) -> str:
     number = _clinic().get("emergency_number")
     if number:
-        text += f"\n\nIf you feel unwell after an injection, tell me in words, or in an emergency call {escape(number)}."
+        text += (
+            f"\n\nIf you feel unwell after an injection, tell me in words, or in an emergency call {escape(number)}."
+        )
     return text
 
 
@@ -117,28 +133,23 @@ MEDIA_REPLY = (
     "Sorry, I can only read text messages: I can't look at photos, stickers, voice "
     "messages or files. Please type your question, for example \u201cis Botox safe?\u201d."
 )
-EDITED_REPLY = (
-    "I only read new messages, not edits. Please send your corrected question as a new message."
-)
+EDITED_REPLY = "I only read new messages, not edits. Please send your corrected question as a new message."
 UNKNOWN_COMMAND_REPLY = "I don't know that command. Type your question, or send /help."
-GROUP_REPLY = (
-    "I answer health questions in a private chat only. Please open a chat with me "
-    "and send /start there."
-)
+GROUP_REPLY = "I answer health questions in a private chat only. Please open a chat with me and send /start there."
 
 
 class TelegramOutput(OutputChannel):
     """Sends bot messages with sendMessage, rendered from the reply payload."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "telegram"
 
     def __init__(self, api: BotApi) -> None:
         self.api = api
         self.responses = 0  # bot messages handed to this channel by Rasa
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         self.responses += 1
         custom = message.get("custom")
         if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
@@ -152,15 +163,15 @@ class TelegramOutput(OutputChannel):
         buttons = message.get("buttons") or message.get("quick_replies")
         await self.send_messages(recipient_id, render_text(text, buttons))
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         self.responses += 1
         await self.send_messages(recipient_id, render_text(text))
 
-    async def send_html(self, recipient_id: Text, html_text: Text) -> None:
+    async def send_html(self, recipient_id: str, html_text: str) -> None:
         """One message of trusted HTML (the channel's own texts)."""
         await self.send_messages(recipient_id, [OutgoingMessage(html_text)])
 
-    async def send_messages(self, recipient_id: Text, messages: List[OutgoingMessage]) -> None:
+    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage]) -> None:
         for message in messages:
             try:
                 await self.api.call("sendMessage", **message.params(chat_for(recipient_id)))
@@ -171,7 +182,7 @@ class TelegramOutput(OutputChannel):
                 elif error.status in (0, 403):
                     return  # unreachable or blocked by the user: stop this reply
 
-    async def _send_plain(self, recipient_id: Text, message: OutgoingMessage) -> None:
+    async def _send_plain(self, recipient_id: str, message: OutgoingMessage) -> None:
         """Last resort after a 400: the same text without HTML or buttons."""
         plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
         try:
@@ -184,37 +195,41 @@ class TelegramInput(InputChannel):
     """Telegram webhook: POST /webhooks/telegram/webhook."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "telegram"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]], settings: Settings = SETTINGS) -> InputChannel:
         # Rasa's ${VAR} substitution fails on unset variables, so the
         # environment fallbacks are read here.
         credentials = credentials or {}
 
-        def setting(key: str, env: str, default: Optional[str] = None) -> Optional[str]:
+        def setting(key: str, from_env: Optional[str]) -> Optional[str]:
             value = credentials.get(key)
             if value is None or str(value).strip() == "":
-                value = os.environ.get(env, "").strip() or default
-            return str(value).strip() if value is not None else None
+                return from_env
+            return str(value).strip()
 
         return cls(
-            token=setting("token", ENV_TOKEN),
-            secret_token=setting("secret_token", ENV_SECRET),
-            api_base_url=setting("api_base_url", ENV_BASE_URL, DEFAULT_API_BASE_URL),
+            token=setting("token", settings.telegram_token),
+            secret_token=setting("secret_token", settings.telegram_secret),
+            api_base_url=setting("api_base_url", settings.telegram_api_base_url) or DEFAULT_API_BASE_URL,
             reply_timeout_s=float(credentials.get("reply_timeout_s") or DEFAULT_REPLY_TIMEOUT_S),
         )
 
-    def __init__(self, token: Optional[str], secret_token: Optional[str],
-                 api_base_url: str = DEFAULT_API_BASE_URL,
-                 reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        token: Optional[str],
+        secret_token: Optional[str],
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
+    ) -> None:
         self.reply_timeout_s = reply_timeout_s
         self.token = token or None
         self.secret_token = secret_token or None
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
         self.api = BotApi(self.token or "", self.api_base_url)
-        self._seen_updates: "OrderedDict[Any, None]" = OrderedDict()
+        self._seen_updates: OrderedDict[Any, None] = OrderedDict()
         self.problem = self._configuration_problem()
         if self.problem:
             logger.warning("Telegram channel loaded but DISABLED: %s. Webhook calls get 503.", self.problem)
@@ -272,7 +287,7 @@ class TelegramInput(InputChannel):
                 return response.json({"ok": False, "error": "forbidden"}, status=403)
             try:
                 update = request.json
-            except Exception:
+            except Exception:  # noqa: BLE001 - any unreadable body is a bad request
                 update = None
             if not isinstance(update, dict):
                 return response.json({"ok": False, "error": "expected a Telegram update"}, status=400)
@@ -287,9 +302,9 @@ class TelegramInput(InputChannel):
 
         return telegram_webhook
 
-    async def handle_update(self, update: Dict[str, Any],
-                            on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                            agent: Any = None) -> None:
+    async def handle_update(
+        self, update: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any = None
+    ) -> None:
         """Does what one update asks for; never raises on updates we can't use."""
         out = TelegramOutput(self.api)
         if isinstance(update.get("callback_query"), dict):
@@ -333,8 +348,15 @@ class TelegramInput(InputChannel):
             return
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
 
-    async def _ask_bot(self, text: str, chat_id: str, message: Dict[str, Any], out: TelegramOutput,
-                       on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any) -> None:
+    async def _ask_bot(
+        self,
+        text: str,
+        chat_id: str,
+        message: Dict[str, Any],
+        out: TelegramOutput,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        agent: Any,
+    ) -> None:
         """Passes one message to Rasa (through channels.guard); makes sure the
         patient gets an answer even when the bot produces none."""
         sender = sender_for(chat_id)
@@ -355,9 +377,13 @@ class TelegramInput(InputChannel):
         emergency = await is_emergency(agent, text, "telegram")
         await out.send_response(chat_id, {"custom": safe_reply("error", emergency=emergency)[1]})
 
-    async def _handle_callback(self, query: Dict[str, Any], out: TelegramOutput,
-                               on_new_message: Callable[[UserMessage], Awaitable[Any]],
-                               agent: Any = None) -> None:
+    async def _handle_callback(
+        self,
+        query: Dict[str, Any],
+        out: TelegramOutput,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        agent: Any = None,
+    ) -> None:
         data = query.get("data")
         message = query.get("message") or {}
         chat = message.get("chat") or {}
@@ -373,7 +399,7 @@ class TelegramInput(InputChannel):
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)
         if usable:
-            await self._ask_bot(data, str(chat["id"]), message, out, on_new_message, agent)
+            await self._ask_bot(str(data), str(chat["id"]), message, out, on_new_message, agent)
 
     def _user_message(self, text: str, out: TelegramOutput, sender: str, message: Dict[str, Any]) -> UserMessage:
         return UserMessage(
@@ -383,4 +409,3 @@ class TelegramInput(InputChannel):
             input_channel=self.name(),
             metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
         )
-

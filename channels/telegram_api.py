@@ -6,15 +6,16 @@ it can talk to api.telegram.org, a local Bot API server or a test double.
 
 Errors raise TelegramApiError; the bot token never appears in logs or errors.
 """
+
 import asyncio
 import logging
 from typing import Any, Dict, Optional
 
 import aiohttp
 
-logger = logging.getLogger(__name__)
+from faq.settings import DEFAULT_TELEGRAM_API as DEFAULT_API_BASE_URL
 
-DEFAULT_API_BASE_URL = "https://api.telegram.org"
+logger = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 15
 # A 429 (flood control) is retried once when Telegram asks for a short wait.
 MAX_RETRY_AFTER_S = 5
@@ -28,8 +29,7 @@ class TelegramApiError(Exception):
 
 
 class BotApi:
-    def __init__(self, token: str, base_url: str = DEFAULT_API_BASE_URL,
-                 timeout_s: float = REQUEST_TIMEOUT_S):
+    def __init__(self, token: str, base_url: str = DEFAULT_API_BASE_URL, timeout_s: float = REQUEST_TIMEOUT_S):
         self.token = token
         self.base_url = (base_url or DEFAULT_API_BASE_URL).rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -65,14 +65,19 @@ class BotApi:
                     except (ValueError, aiohttp.ContentTypeError):
                         data = {"ok": False, "description": (await response.text())[:200]}
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                raise TelegramApiError(method, 0, f"{type(error).__name__} calling "
-                                       f"{self.redacted_url(method)}") from None
+                raise TelegramApiError(
+                    method, 0, f"{type(error).__name__} calling {self.redacted_url(method)}"
+                ) from None
             if isinstance(data, dict) and data.get("ok"):
                 return data.get("result")
             data = data if isinstance(data, dict) else {}
             retry_after = (data.get("parameters") or {}).get("retry_after")
-            if status == 429 and attempt == 1 and isinstance(retry_after, (int, float)) \
-                    and retry_after <= MAX_RETRY_AFTER_S:
+            if (
+                status == 429
+                and attempt == 1
+                and isinstance(retry_after, (int, float))
+                and retry_after <= MAX_RETRY_AFTER_S
+            ):
                 await asyncio.sleep(retry_after)
                 continue
             description = str(data.get("description") or "no description").replace(self.token, "<token>")

@@ -14,6 +14,7 @@ Rules (docs/telegram.md, "What the channel does with each payload field"):
 - every message stays under Telegram's 4,096-character limit; the keyboard
   goes on the last message.
 """
+
 import html
 import re
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ MAX_CALLBACK_DATA_BYTES = 64
 CALLBACK_DATA_PATTERN = re.compile(r"^/[a-z][a-z0-9_]{0,62}$")
 MAX_BUTTON_TITLE_CHARS = 64
 
-SIREN = "\U0001F6A8"  # police car light
+SIREN = "\U0001f6a8"  # police car light
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,9 @@ def _split_block(block: Block, limit: int) -> List[str]:
 
     pieces = _split_text(block.text, fits)
     return [
-        _render_block(Block(piece, block.tags, block.prefix if i == 0 else "",
-                            block.suffix if i == len(pieces) - 1 else ""))
+        _render_block(
+            Block(piece, block.tags, block.prefix if i == 0 else "", block.suffix if i == len(pieces) - 1 else "")
+        )
         for i, piece in enumerate(pieces)
     ]
 
@@ -162,7 +164,7 @@ def keyboard(payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         title, data = suggestion.get("title"), suggestion.get("payload")
         if not isinstance(title, str) or not title.strip() or not valid_callback_data(data):
             continue  # Telegram would reject the whole message
-        rows.append([{"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": data}])
+        rows.append([{"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": str(data)}])
     clinic = payload.get("clinic") or {}
     if payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
         rows.append([{"text": "Book a visit", "url": clinic["booking_url"]}])
@@ -200,7 +202,7 @@ def blocks_for_payload(payload: Dict[str, Any]) -> List[Block]:
         # No separate answer: the full text already holds advice and quotes.
         text = payload["text"].strip()
         if advice and escalation == "emergency" and text.startswith(advice):
-            text = text[len(advice):].strip()
+            text = text[len(advice) :].strip()
         return blocks + ([Block(text)] if text else [])
     if sources:
         blocks.append(Block("From the article:", ("b",)))
@@ -217,8 +219,9 @@ def render_payload(payload: Dict[str, Any], limit: int = MAX_MESSAGE_CHARS) -> L
     return [OutgoingMessage(t, markup if i == len(texts) - 1 else None) for i, t in enumerate(texts)]
 
 
-def render_text(text: str, buttons: Optional[List[Dict[str, Any]]] = None,
-                limit: int = MAX_MESSAGE_CHARS) -> List[OutgoingMessage]:
+def render_text(
+    text: str, buttons: Optional[List[Dict[str, Any]]] = None, limit: int = MAX_MESSAGE_CHARS
+) -> List[OutgoingMessage]:
     """Plain text (a bot message without our payload), escaped and split."""
     paragraphs = [p.strip() for p in (text or "").split("\n\n") if p.strip()]
     texts = pack([Block(p) for p in paragraphs], limit)

@@ -5,14 +5,14 @@ it is the one place that decides them: paragraphs are blocks separated by
 blank lines after the title (numbered from 1), sentences end with . ! or ?
 followed by whitespace and a capital letter (numbered from 1 per paragraph).
 """
+
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARTICLE_PATH = PROJECT_ROOT / "data" / "source" / "the-risks-of-botox.txt"
+from faq.settings import ARTICLE_PATH
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
@@ -54,6 +54,6 @@ def parse_article(text: str, document: str) -> Article:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_article(path: Path = ARTICLE_PATH) -> Article:
     return parse_article(path.read_text(encoding="utf-8"), document=path.name)

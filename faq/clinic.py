@@ -1,15 +1,14 @@
 """The clinic's settings (clinic.yml): contacts and escalation advice."""
+
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Dict, Optional
 
 import yaml
 
-from actions.article import PROJECT_ROOT
-
-CLINIC_PATH = PROJECT_ROOT / "clinic.yml"
-CONTACT_FIELDS = ("name", "phone", "hours", "booking_url", "email", "emergency_number")
+from faq.contract import CLINIC_FIELDS as CONTACT_FIELDS
+from faq.settings import CLINIC_PATH
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Clinic:
         return self.fill(template) if template else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_clinic(path: Path = CLINIC_PATH) -> Clinic:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     missing = [f for f in CONTACT_FIELDS if not raw.get(f)]

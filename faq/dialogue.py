@@ -1,19 +1,19 @@
 """Chooses the reply to one user message from its intent and the conversation
-so far. Pure: no Rasa objects, so every branch is unit-testable."""
+so far. Pure: no Rasa objects, so every branch is unit-testable.
+
+The reply to a symptom report comes from the caller (`symptom_reply`, the
+triage package's), so the core does not depend on triage."""
+
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
-from actions.clinic import load_clinic
-from actions.knowledge_base import KnowledgeBase
-from actions.replies import TALK_TO_PERSON, WHERE_DOES_IT_SAY, Reply, topic_answer, topic_suggestions
-from actions.triage_reply import triage_reply
+from faq.contract import SMALLTALK_INTENTS, Intent, ReplyType
+from faq.knowledge_base import KnowledgeBase
+from faq.replies import TALK_TO_PERSON, WHERE_DOES_IT_SAY, Reply, topic_answer, topic_suggestions
+from faq.settings import SETTINGS
 
-# Longer messages are refused before any interpretation (see README, Bad input).
-MAX_MESSAGE_CHARS = 2000
-
-SMALLTALK_INTENTS = ("greet", "goodbye", "thanks", "bot_challenge")
-FALLBACK_INTENTS = ("nlu_fallback", "out_of_scope")
-REPORT_SYMPTOM_INTENT = "report_symptom"
+# The NLU's symptom assessment (message["triage"], docs/triage.md) -> the reply.
+SymptomReply = Callable[[Optional[Dict[str, Any]]], Reply]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Turn:
 
 
 def _fallback(kb: KnowledgeBase, key: str = "fallback") -> Reply:
-    return Reply(type="fallback", answer=kb.replies[key], suggestions=[TALK_TO_PERSON])
+    return Reply(type=ReplyType.FALLBACK, answer=kb.replies[key], suggestions=[TALK_TO_PERSON])
 
 
 def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
@@ -41,8 +41,7 @@ def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
     last = kb.topic(conv.last_topic)
     unseen = [r for r in last.related if r not in conv.shown_topics]
     if not unseen:
-        reply = Reply(type="answer", answer=kb.replies["no_more"], topic=last.id,
-                      suggestions=[TALK_TO_PERSON])
+        reply = Reply(type=ReplyType.ANSWER, answer=kb.replies["no_more"], topic=last.id, suggestions=[TALK_TO_PERSON])
         return Turn(reply, last.id, conv.shown_topics)
     more = kb.topic(unseen[0])
     reply = topic_answer(kb, more, intro=kb.replies["more_intro"])
@@ -54,7 +53,7 @@ def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
         return Turn(_fallback(kb, "no_previous_answer"), None, conv.shown_topics)
     topic = kb.topic(conv.last_topic)
     reply = Reply(
-        type="answer",
+        type=ReplyType.ANSWER,
         answer=kb.replies["sources_intro"],
         escalation=topic.escalation,
         topic=topic.id,
@@ -69,15 +68,17 @@ def respond(
     intent: Optional[str],
     text: str,
     conv: Conversation,
-    triage: Optional[Dict] = None,
+    symptom_reply: SymptomReply,
+    triage: Optional[Dict[str, Any]] = None,
+    max_chars: int = SETTINGS.max_message_chars,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
     symptom assessment (message["triage"], docs/triage.md), if any."""
     keep = (conv.last_topic, conv.shown_topics)
     # A symptom report outranks everything else (topic, follow-up, length).
-    if intent == REPORT_SYMPTOM_INTENT or triage:
-        return Turn(triage_reply(kb, load_clinic(), triage), *keep)
-    if len(text) > MAX_MESSAGE_CHARS:
+    if intent == Intent.REPORT_SYMPTOM or triage:
+        return Turn(symptom_reply(triage), *keep)
+    if len(text) > max_chars:
         return Turn(_fallback(kb, "too_long"), *keep)
     if not text.strip() or not intent:
         return Turn(_fallback(kb, "bad_input"), *keep)
@@ -85,12 +86,12 @@ def respond(
     if topic:
         shown = conv.shown_topics + ((topic.id,) if topic.id not in conv.shown_topics else ())
         return Turn(topic_answer(kb, topic), topic.id, shown)
-    if intent == "tell_me_more":
+    if intent == Intent.TELL_ME_MORE:
         return _tell_me_more(kb, conv)
-    if intent == "ask_source":
+    if intent == Intent.ASK_SOURCE:
         return _where_does_it_say(kb, conv)
     if intent in SMALLTALK_INTENTS:
-        return Turn(Reply(type="smalltalk", answer=kb.replies[intent]), *keep)
-    if intent == "handoff":
-        return Turn(Reply(type="handoff", answer=kb.replies["handoff"]), *keep)
+        return Turn(Reply(type=ReplyType.SMALLTALK, answer=kb.replies[intent]), *keep)
+    if intent == Intent.HANDOFF:
+        return Turn(Reply(type=ReplyType.HANDOFF, answer=kb.replies["handoff"]), *keep)
     return Turn(_fallback(kb), *keep)

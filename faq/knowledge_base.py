@@ -4,18 +4,17 @@
 article's sentences, so neither the action server nor training can start from
 a misquote.
 """
+
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from actions.article import PROJECT_ROOT, Article, load_article
-
-KB_PATH = PROJECT_ROOT / "data" / "knowledge_base.yml"
-ESCALATION_LEVELS = ("none", "routine", "clinic", "emergency")
-INTENT_PREFIX = "ask_"
+from faq.article import Article, load_article
+from faq.contract import TOPIC_INTENT_PREFIX, Escalation, Intent, topic_intent
+from faq.settings import KB_PATH
 
 
 class KnowledgeBaseError(ValueError):
@@ -29,7 +28,7 @@ class Quote:
     sentence: int
     text: str
 
-    def as_source(self) -> Dict:
+    def as_source(self) -> Dict[str, Any]:
         return {
             "document": self.document,
             "paragraph": self.paragraph,
@@ -50,7 +49,7 @@ class Topic:
 
     @property
     def intent(self) -> str:
-        return INTENT_PREFIX + self.id
+        return topic_intent(self.id)
 
 
 @dataclass(frozen=True)
@@ -66,22 +65,20 @@ class KnowledgeBase:
         raise KeyError(topic_id)
 
     def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
-        if not intent or not intent.startswith(INTENT_PREFIX):
+        if not intent or not intent.startswith(TOPIC_INTENT_PREFIX):
             return None
         try:
-            return self.topic(intent[len(INTENT_PREFIX):])
+            return self.topic(intent[len(TOPIC_INTENT_PREFIX) :])
         except KeyError:
             return None
 
 
-def _parse_topic(raw: Dict, document: str) -> Topic:
+def _parse_topic(raw: Dict[str, Any], document: str) -> Topic:
     return Topic(
         id=raw["id"],
         title=raw["title"],
         answer=" ".join(raw["answer"].split()),
-        quotes=tuple(
-            Quote(document, q["paragraph"], q["sentence"], q["text"]) for q in raw["quotes"]
-        ),
+        quotes=tuple(Quote(document, q["paragraph"], q["sentence"], q["text"]) for q in raw["quotes"]),
         escalation=raw["escalation"],
         related=tuple(raw.get("related", [])),
         examples=tuple(raw.get("examples", [])),
@@ -98,8 +95,10 @@ def problems(kb: KnowledgeBase, article: Article) -> List[str]:
         found.append(f"document {kb.document!r} is not the article {article.document!r}")
     for topic in kb.topics:
         where = f"topic {topic.id!r}"
-        if topic.escalation not in ESCALATION_LEVELS:
-            found.append(f"{where}: escalation {topic.escalation!r} not in {ESCALATION_LEVELS}")
+        if topic.intent in {i.value for i in Intent}:
+            found.append(f"{where}: its intent {topic.intent!r} is a conversation intent (faq.contract.Intent)")
+        if topic.escalation not in list(Escalation):
+            found.append(f"{where}: escalation {topic.escalation!r} not in {[e.value for e in Escalation]}")
         if not topic.quotes:
             found.append(f"{where}: no quotes")
         if len(topic.examples) < 10:
@@ -121,7 +120,7 @@ def problems(kb: KnowledgeBase, article: Article) -> List[str]:
     return found
 
 
-def parse_knowledge_base(raw: Dict) -> KnowledgeBase:
+def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
     document = raw["document"]
     return KnowledgeBase(
         document=document,
@@ -130,7 +129,7 @@ def parse_knowledge_base(raw: Dict) -> KnowledgeBase:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_knowledge_base(path: Path = KB_PATH) -> KnowledgeBase:
     kb = parse_knowledge_base(yaml.safe_load(path.read_text(encoding="utf-8")))
     errors = problems(kb, load_article())

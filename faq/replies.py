@@ -1,12 +1,13 @@
 """Turns a reply (answer, quotes, escalation) into the chat text and the
 payload every channel reads (docs/payload.md)."""
+
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from actions.clinic import Clinic
-from actions.knowledge_base import INTENT_PREFIX, KnowledgeBase, Quote, Topic
+from faq.clinic import Clinic
+from faq.contract import Escalation, ReplyType, topic_intent
+from faq.knowledge_base import KnowledgeBase, Quote, Topic
 
-REPLY_TYPES = ("answer", "triage", "handoff", "fallback", "smalltalk")
 TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 WHERE_DOES_IT_SAY = {"title": "Where does it say that?", "payload": "/ask_source"}
 TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
@@ -16,7 +17,7 @@ TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
 class Reply:
     type: str
     answer: str
-    escalation: str = "none"
+    escalation: str = Escalation.NONE
     topic: Optional[str] = None
     sources: Sequence[Quote] = ()
     suggestions: Sequence[Dict[str, str]] = ()
@@ -24,20 +25,23 @@ class Reply:
     advice: Optional[str] = None
     intro: Optional[str] = None
 
-    def __post_init__(self):
-        if self.type not in REPLY_TYPES:
+    def __post_init__(self) -> None:
+        if self.type not in list(ReplyType):
             raise ValueError(f"unknown reply type {self.type!r}")
 
 
+def topic_button(kb: KnowledgeBase, topic_id: str) -> Dict[str, str]:
+    """A button that asks about one topic (its payload is the topic's intent)."""
+    return {"title": kb.topic(topic_id).title, "payload": f"/{topic_intent(topic_id)}"}
+
+
 def topic_suggestions(kb: KnowledgeBase, topic: Topic) -> List[Dict[str, str]]:
-    return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [
-        {"title": kb.topic(r).title, "payload": f"/{INTENT_PREFIX}{r}"} for r in topic.related
-    ]
+    return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [topic_button(kb, r) for r in topic.related]
 
 
 def topic_answer(kb: KnowledgeBase, topic: Topic, intro: Optional[str] = None) -> Reply:
     return Reply(
-        type="answer",
+        type=ReplyType.ANSWER,
         answer=topic.answer,
         escalation=topic.escalation,
         topic=topic.id,
@@ -51,7 +55,7 @@ def format_quote(quote: Quote) -> str:
     return f"\u201c{quote.text}\u201d (paragraph {quote.paragraph}, sentence {quote.sentence})"
 
 
-def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict]:
+def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict[str, Any]]:
     """The plain chat text and the JSON payload of one bot message."""
     advice = reply.advice if reply.advice is not None else clinic.advice(reply.escalation)
     answer = clinic.fill(f"{reply.intro} {reply.answer}" if reply.intro else reply.answer)
@@ -60,13 +64,13 @@ def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict]:
         parts.append("From the article:\n" + "\n".join(f"- {format_quote(q)}" for q in reply.sources))
     if advice:
         # An emergency must be the first thing the patient reads.
-        parts.insert(0, advice) if reply.escalation == "emergency" else parts.append(advice)
+        parts.insert(0, advice) if reply.escalation == Escalation.EMERGENCY else parts.append(advice)
     text = "\n\n".join(parts)
     payload = {
-        "type": reply.type,
+        "type": str(reply.type),
         "topic": reply.topic,
         "sources": [q.as_source() for q in reply.sources],
-        "escalation": reply.escalation,
+        "escalation": str(reply.escalation),
         "text": text,
         "answer": answer,
         "advice": advice,

@@ -5,6 +5,7 @@
 
 See docs/review.md.
 """
+
 import argparse
 import json
 import os
@@ -20,7 +21,7 @@ def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _fallback_threshold(config_path: str) -> float:
@@ -38,10 +39,10 @@ def _fallback_threshold(config_path: str) -> float:
 
 def _clinic_name() -> str:
     try:
-        from actions.clinic import load_clinic
+        from faq.clinic import load_clinic
 
         return load_clinic().contact.get("name", "")
-    except Exception:  # the report does not need it
+    except Exception:  # noqa: BLE001 - the report does not need it
         return ""
 
 
@@ -49,14 +50,22 @@ def parse_args(argv=None):
     today = datetime.now(timezone.utc).date()
     p = argparse.ArgumentParser(prog="python -m review", description=__doc__.split("\n")[0])
     p.add_argument("--endpoints", default="endpoints.yml", help="Rasa endpoints file (tracker_store)")
-    p.add_argument("--since", type=_day, default=None,
-                   help="first day, UTC (default: 30 days before --until, never before the retention window)")
+    p.add_argument(
+        "--since",
+        type=_day,
+        default=None,
+        help="first day, UTC (default: 30 days before --until, never before the retention window)",
+    )
     p.add_argument("--until", type=_day, default=today, help="last day included, UTC (default: today)")
     p.add_argument("--out", default="results/review.html", help="HTML report")
     p.add_argument("--nlu-out", default="results/candidates.yml", help="Rasa NLU YAML of candidate examples")
     p.add_argument("--json-out", default=None, help="also write the figures as JSON")
-    p.add_argument("--low-confidence", type=float, default=0.75,
-                   help="answered messages below this NLU confidence are listed as candidates")
+    p.add_argument(
+        "--low-confidence",
+        type=float,
+        default=0.75,
+        help="answered messages below this NLU confidence are listed as candidates",
+    )
     p.add_argument("--config", default="config.yml", help="Rasa config (for the fallback threshold)")
     p.add_argument("--domain", default="domain.yml", help="domain (only for non-SQL tracker stores)")
     args = p.parse_args(argv)
@@ -74,7 +83,7 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         # Rasa's and SQLAlchemy's import-time deprecation notices are not the reader's concern.
         warnings.simplefilter("ignore")
-        import rasa.core.tracker_store  # noqa: F401
+        import rasa.core.tracker_store
         import rasa.utils.endpoints  # noqa: F401
     started = time.perf_counter()
     from review import candidates, cluster, figures, load, privacy, report, retention
@@ -106,17 +115,26 @@ def main(argv=None) -> int:
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "store": store,
         "retention": f"retention {days:g} days: nothing before "
-                     f"{datetime.fromtimestamp(cutoff, tz=timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC",
+        f"{datetime.fromtimestamp(cutoff, tz=timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC",
         "clinic": _clinic_name(),
     }
-    html = report.render(figs, groups, pseudonym, privacy.redact, meta,
-                         fallback_threshold=_fallback_threshold(args.config), low_confidence=args.low_confidence)
+    html = report.render(
+        figs,
+        groups,
+        pseudonym,
+        privacy.redact,
+        meta,
+        fallback_threshold=_fallback_threshold(args.config),
+        low_confidence=args.low_confidence,
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
-    header = (f"NLU candidates from the clinic review {first_day.isoformat()} to {args.until.isoformat()}\n"
-              f"({len(figs.unanswered)} unanswered in {len(groups)} groups, "
-              f"{len(figs.low_confidence)} answered below confidence {args.low_confidence:g}).")
+    header = (
+        f"NLU candidates from the clinic review {first_day.isoformat()} to {args.until.isoformat()}\n"
+        f"({len(figs.unanswered)} unanswered in {len(groups)} groups, "
+        f"{len(figs.low_confidence)} answered below confidence {args.low_confidence:g})."
+    )
     nlu = Path(args.nlu_out)
     nlu.parent.mkdir(parents=True, exist_ok=True)
     nlu.write_text(candidates.nlu_yaml(groups, figs.low_confidence, privacy.redact, header), encoding="utf-8")
@@ -131,9 +149,11 @@ def main(argv=None) -> int:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     done = time.perf_counter()
-    print(f"review: {figs.conversations} conversations, {figs.messages} messages, {figs.fallbacks} not covered "
-          f"({100 * figs.fallback_rate:.1f}%), escalations {figs.escalations}; {len(groups)} unanswered groups; "
-          f"{len(raw)} events read in {loaded - started:.1f}s, total {done - started:.1f}s")
+    print(
+        f"review: {figs.conversations} conversations, {figs.messages} messages, {figs.fallbacks} not covered "
+        f"({100 * figs.fallback_rate:.1f}%), escalations {figs.escalations}; {len(groups)} unanswered groups; "
+        f"{len(raw)} events read in {loaded - started:.1f}s, total {done - started:.1f}s"
+    )
     print(f"review: wrote {out} and {nlu}" + (f" and {args.json_out}" if args.json_out else ""))
     return 0
 

@@ -6,6 +6,7 @@ guessed for low-confidence answers. The intent names are placeholders
 or `out_of_scope`), edits the examples and moves them into data/nlu/.
 The file is never read by training as it stands (it lives in results/).
 """
+
 import re
 from typing import Callable, Dict, List
 

@@ -10,6 +10,7 @@ distance: agglomerative clustering with average linkage, cut at
 memory) a greedy pass takes the most frequent message first and gathers every
 message within the same distance of it.
 """
+
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple

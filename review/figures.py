@@ -7,12 +7,15 @@ follow it until the next patient message. A *conversation* is one Rasa session
 of one sender (a new one starts at each `session_started` event); it is counted
 on the day of its first patient message. All days are UTC.
 """
+
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from actions.knowledge_base import ESCALATION_LEVELS  # docs/payload.md
+from faq.contract import Escalation  # docs/payload.md
+
+ESCALATION_LEVELS = tuple(e.value for e in Escalation)
 
 AUDITED_LEVELS = ("clinic", "emergency")
 FALLBACK_INTENT = "nlu_fallback"
@@ -56,7 +59,7 @@ class Turn:
     @property
     def escalation(self) -> str:
         levels = [p.get("escalation") for p in self.payloads if p.get("escalation") in ESCALATION_LEVELS]
-        return max(levels, key=ESCALATION_LEVELS.index) if levels else "none"
+        return max(levels, key=lambda level: Escalation(level).rank) if levels else Escalation.NONE.value
 
     @property
     def reply_text(self) -> str:
@@ -68,7 +71,7 @@ class Turn:
 
 
 def _nlu(parse_data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float], Optional[str]]:
-    intent = (parse_data.get("intent") or {})
+    intent = parse_data.get("intent") or {}
     name, confidence = intent.get("name"), intent.get("confidence")
     guess, guess_conf = name, confidence
     if name == FALLBACK_INTENT:
@@ -97,10 +100,14 @@ def turns_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List
                 name, confidence, guess = _nlu(parse_data)
                 is_payload = text.startswith("/")
                 current = Turn(
-                    sender=sender, session=session, timestamp=float(event.get("timestamp") or 0.0),
-                    text=text, intent=name,
+                    sender=sender,
+                    session=session,
+                    timestamp=float(event.get("timestamp") or 0.0),
+                    text=text,
+                    intent=name,
                     confidence=None if is_payload else confidence,
-                    guessed_intent=guess, is_payload=is_payload,
+                    guessed_intent=guess,
+                    is_payload=is_payload,
                     triage=parse_data.get("triage"),
                 )
                 turns.append(current)
@@ -143,14 +150,22 @@ class Figures:
 
     def as_dict(self, pseudonym=lambda s: s) -> Dict[str, Any]:
         """JSON-ready figures (sender ids through `pseudonym`)."""
+
         def turn(t: Turn) -> Dict[str, Any]:
             return {
                 "time": datetime.fromtimestamp(t.timestamp, tz=timezone.utc).isoformat(timespec="seconds"),
-                "sender": pseudonym(t.sender), "text": t.text, "intent": t.intent,
-                "guessed_intent": t.guessed_intent, "confidence": t.confidence,
-                "reply_type": t.reply_type, "topic": t.topic, "escalation": t.escalation,
-                "triage": t.triage, "reply": t.reply_text,
+                "sender": pseudonym(t.sender),
+                "text": t.text,
+                "intent": t.intent,
+                "guessed_intent": t.guessed_intent,
+                "confidence": t.confidence,
+                "reply_type": t.reply_type,
+                "topic": t.topic,
+                "escalation": t.escalation,
+                "triage": t.triage,
+                "reply": t.reply_text,
             }
+
         return {
             "first_day": self.days[0].isoformat() if self.days else None,
             "last_day": self.days[-1].isoformat() if self.days else None,
@@ -185,9 +200,17 @@ def compute(turns: Iterable[Turn], first_day: date, last_day: date, low_confiden
     """Figures of the turns whose day lies in [first_day, last_day]."""
     turns = [t for t in turns if first_day <= t.day <= last_day]
     days = days_between(first_day, last_day)
-    per_day: "OrderedDict[date, Dict[str, Any]]" = OrderedDict(
-        (d, {"messages": 0, "conversations": 0, "fallbacks": 0, "fallback_rate": None,
-             **{level: 0 for level in ESCALATION_LEVELS[1:]}})
+    per_day: OrderedDict[date, Dict[str, Any]] = OrderedDict(
+        (
+            d,
+            {
+                "messages": 0,
+                "conversations": 0,
+                "fallbacks": 0,
+                "fallback_rate": None,
+                **{level: 0 for level in ESCALATION_LEVELS[1:]},
+            },
+        )
         for d in days
     )
     conversation_day: Dict[Tuple[str, int], date] = {}
@@ -216,8 +239,12 @@ def compute(turns: Iterable[Turn], first_day: date, last_day: date, low_confiden
             day["fallbacks"] += 1
             if not t.is_payload and t.text.strip():
                 unanswered.append(t)
-        elif (not t.is_payload and t.confidence is not None and t.confidence < low_confidence
-              and t.reply_type not in ("triage", NO_REPLY)):
+        elif (
+            not t.is_payload
+            and t.confidence is not None
+            and t.confidence < low_confidence
+            and t.reply_type not in ("triage", NO_REPLY)
+        ):
             low.append(t)
     for first in conversation_day.values():
         per_day[first]["conversations"] += 1

@@ -14,6 +14,7 @@ same keys work as for `rasa run`.
 Both return `(sender_id, event_dict)` pairs in conversation order, where
 `event_dict` is Rasa's serialised event (`Event.as_dict()`).
 """
+
 import asyncio
 import json
 import os
@@ -99,9 +100,7 @@ def read_sql_events(config, start: float, end: float) -> List[RawEvent]:
             "ORDER BY sender_id, id"
         ).bindparams(sa.bindparam("types", expanding=True))
         with engine.connect() as connection:
-            rows = connection.execute(
-                query, {"types": list(REVIEW_EVENT_TYPES), "start": start, "end": end}
-            )
+            rows = connection.execute(query, {"types": list(REVIEW_EVENT_TYPES), "start": start, "end": end})
             loads = json.loads
             return [(sender, loads(data)) for sender, data in rows]
     finally:

@@ -12,6 +12,7 @@ a local file (default review/.secret, git-ignored by review/.gitignore,
 override with REVIEW_SECRET_FILE) created with random bytes on first use,
 readable by its owner only. Deleting that file makes all later pseudonyms new.
 """
+
 import hashlib
 import hmac
 import os
@@ -20,16 +21,15 @@ import secrets
 from pathlib import Path
 from typing import Optional
 
+from faq.settings import SETTINGS, Settings
+
 SECRET_ENV = "REVIEW_PSEUDONYM_SECRET"
-SECRET_FILE_ENV = "REVIEW_SECRET_FILE"
-DEFAULT_SECRET_FILE = Path(__file__).resolve().parent / ".secret"
 
 
-def load_secret(path: Optional[Path] = None) -> bytes:
-    from_env = os.environ.get(SECRET_ENV)
-    if from_env:
-        return from_env.encode()
-    path = Path(path or os.environ.get(SECRET_FILE_ENV) or DEFAULT_SECRET_FILE)
+def load_secret(path: Optional[Path] = None, settings: Settings = SETTINGS) -> bytes:
+    if settings.review_secret:
+        return settings.review_secret.encode()
+    path = Path(path or settings.review_secret_file)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -3,6 +3,7 @@
 The page loads nothing from anywhere (its Content-Security-Policy forbids it),
 so opening it sends nothing off the machine.
 """
+
 import base64
 import io
 import json
@@ -14,11 +15,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
-from review.cluster import Group  # noqa: E402
-from review.figures import Figures, Turn  # noqa: E402
+from review.cluster import Group
+from review.figures import Figures, Turn
 
 LEVEL_COLOURS = {"routine": "#6baed6", "clinic": "#fd8d3c", "emergency": "#d62728"}
 MAX_EXAMPLES = 6
@@ -62,8 +63,14 @@ def plot_volume(f: Figures) -> str:
     fig, ax = _fig()
     x = list(f.per_day)
     ax.bar(x, [v["messages"] for v in f.per_day.values()], width=0.8, color="#9ecae1", label="patient messages")
-    ax.plot(x, [v["conversations"] for v in f.per_day.values()], color="#08519c", marker="o" if len(x) <= 62 else None,
-            markersize=3, label="conversations")
+    ax.plot(
+        x,
+        [v["conversations"] for v in f.per_day.values()],
+        color="#08519c",
+        marker="o" if len(x) <= 62 else None,
+        markersize=3,
+        label="conversations",
+    )
     ax.set_ylabel("per day (UTC)")
     _legend_above(ax)
     _date_axis(ax, f.days)
@@ -87,10 +94,21 @@ def plot_fallback_rate(f: Figures) -> str:
     fig, ax = _fig()
     days = [d for d, v in f.per_day.items() if v["messages"]]
     rates = [100 * f.per_day[d]["fallback_rate"] for d in days]
-    ax.plot(days, rates, color="#756bb1", marker="o" if len(days) <= 62 else None, markersize=3,
-            label="not covered (fallback) %")
-    ax.axhline(100 * f.fallback_rate, color="#756bb1", linestyle="--", linewidth=1,
-               label=f"whole period {100 * f.fallback_rate:.1f}%")
+    ax.plot(
+        days,
+        rates,
+        color="#756bb1",
+        marker="o" if len(days) <= 62 else None,
+        markersize=3,
+        label="not covered (fallback) %",
+    )
+    ax.axhline(
+        100 * f.fallback_rate,
+        color="#756bb1",
+        linestyle="--",
+        linewidth=1,
+        label=f"whole period {100 * f.fallback_rate:.1f}%",
+    )
     ax.set_ylim(0, 100)
     ax.set_ylabel("% of patient messages")
     _legend_above(ax)
@@ -170,13 +188,17 @@ def render(
     out: List[str] = []
     w = out.append
     w("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>")
-    w("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
-      "style-src 'unsafe-inline'\">")
+    w(
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
+        "style-src 'unsafe-inline'\">"
+    )
     w("<meta name='viewport' content='width=device-width,initial-scale=1'>")
     w(f"<title>Clinic review {e(meta['first_day'])} to {e(meta['last_day'])}</title><style>{CSS}</style></head><body>")
     w(f"<h1>Clinic review: {e(meta['first_day'])} to {e(meta['last_day'])}</h1>")
-    w(f"<p class='meta'>{e(meta.get('clinic', ''))} · generated {e(meta['generated'])} · "
-      f"tracker store: {e(meta['store'])} · days are UTC · {e(meta['retention'])}</p>")
+    w(
+        f"<p class='meta'>{e(meta.get('clinic', ''))} · generated {e(meta['generated'])} · "
+        f"tracker store: {e(meta['store'])} · days are UTC · {e(meta['retention'])}</p>"
+    )
 
     answered = f.reply_types.get("answer", 0)
     w("<div class='cards'>")
@@ -201,30 +223,40 @@ def render(
     topics = plot_topics(f)
     w(_img(topics, "answers per knowledge-base topic") if topics else "<p>No answers in this period.</p>")
     w("<h2 id='fallback'>Not covered by the article (fallback rate)</h2>")
-    w("<p class='note'>Share of patient messages answered with the fallback reply (the article does not cover "
-      "it, the message was not understood, or it was too long).</p>")
+    w(
+        "<p class='note'>Share of patient messages answered with the fallback reply (the article does not cover "
+        "it, the message was not understood, or it was too long).</p>"
+    )
     w(_img(plot_fallback_rate(f), "fallback rate per day"))
     w("<h2 id='escalations'>Escalations per level</h2>")
     w(_img(plot_escalations(f), "escalated replies per day by level"))
     w("<h2 id='confidence'>NLU confidence</h2>")
-    w("<p class='note'>Confidence of the best intent for every typed message (button clicks are not "
-      "interpreted and not counted). Below the fallback threshold the bot gives the fallback reply.</p>")
+    w(
+        "<p class='note'>Confidence of the best intent for every typed message (button clicks are not "
+        "interpreted and not counted). Below the fallback threshold the bot gives the fallback reply.</p>"
+    )
     conf = plot_confidence(f, fallback_threshold, low_confidence)
     w(_img(conf, "histogram of NLU confidence") if conf else "<p>No typed messages in this period.</p>")
 
-    w("<h2 id='table'>Figures per day</h2><details><summary>Show the table</summary><table><tr><th>day</th>"
-      "<th>messages</th><th>conversations</th><th>not covered</th><th>rate</th><th>routine</th><th>clinic</th>"
-      "<th>emergency</th></tr>")
+    w(
+        "<h2 id='table'>Figures per day</h2><details><summary>Show the table</summary><table><tr><th>day</th>"
+        "<th>messages</th><th>conversations</th><th>not covered</th><th>rate</th><th>routine</th><th>clinic</th>"
+        "<th>emergency</th></tr>"
+    )
     for d, v in f.per_day.items():
         rate = "" if v["fallback_rate"] is None else _pct(v["fallback_rate"])
-        w(f"<tr><td>{d.isoformat()}</td><td class='n'>{v['messages']}</td><td class='n'>{v['conversations']}</td>"
-          f"<td class='n'>{v['fallbacks']}</td><td class='n'>{rate}</td><td class='n'>{v['routine']}</td>"
-          f"<td class='n'>{v['clinic']}</td><td class='n'>{v['emergency']}</td></tr>")
+        w(
+            f"<tr><td>{d.isoformat()}</td><td class='n'>{v['messages']}</td><td class='n'>{v['conversations']}</td>"
+            f"<td class='n'>{v['fallbacks']}</td><td class='n'>{rate}</td><td class='n'>{v['routine']}</td>"
+            f"<td class='n'>{v['clinic']}</td><td class='n'>{v['emergency']}</td></tr>"
+        )
     w("</table></details>")
 
     w(f"<h2 id='unanswered'>Unanswered questions ({len(f.unanswered)} messages, {len(groups)} groups)</h2>")
-    w("<p class='note'>Typed messages that got the fallback reply, grouped by similar wording. Candidates for "
-      "new knowledge-base entries or training examples; they are also in the NLU candidates file.</p>")
+    w(
+        "<p class='note'>Typed messages that got the fallback reply, grouped by similar wording. Candidates for "
+        "new knowledge-base entries or training examples; they are also in the NLU candidates file.</p>"
+    )
     if groups:
         w("<table><tr><th>#</th><th class='n'>messages</th><th>most frequent wording</th><th>other wordings</th></tr>")
         for i, g in enumerate(groups, 1):
@@ -234,56 +266,78 @@ def render(
             if more > 0:
                 items += f"<li>… {more} more</li>"
             label, n0 = g.phrasings[0]
-            w(f"<tr><td class='n'>{i}</td><td class='n'>{g.count}</td><td>{e(redact(label))}"
-              f"{f' ×{n0}' if n0 > 1 else ''}</td><td><ul class='ex'>{items}</ul></td></tr>")
+            w(
+                f"<tr><td class='n'>{i}</td><td class='n'>{g.count}</td><td>{e(redact(label))}"
+                f"{f' ×{n0}' if n0 > 1 else ''}</td><td><ul class='ex'>{items}</ul></td></tr>"
+            )
         w("</table>")
     else:
         w("<p>None.</p>")
 
     w(f"<h2 id='audit'>Emergency and clinic escalations ({len(f.audited)})</h2>")
-    w("<p class='note'>Every reply that sent the patient to the emergency number or to the clinic, with the "
-      "message that triggered it and the full reply given, for a clinician to audit the triage.</p>")
+    w(
+        "<p class='note'>Every reply that sent the patient to the emergency number or to the clinic, with the "
+        "message that triggered it and the full reply given, for a clinician to audit the triage.</p>"
+    )
     if f.audited:
         summary = Counter((t.escalation, t.reply_type, t.topic or "", t.intent or "") for t in f.audited)
         w("<table><tr><th>level</th><th>reply</th><th>topic</th><th>understood as</th><th class='n'>replies</th></tr>")
         for (level, kind, topic, intent), n in sorted(
-                summary.items(), key=lambda kv: (kv[0][0] != "emergency", -kv[1], kv[0])):
-            w(f"<tr><td class='level-{e(level)}'>{e(level)}</td><td>{e(kind)}</td><td>{e(topic)}</td>"
-              f"<td>{e(intent)}</td><td class='n'>{n}</td></tr>")
+            summary.items(), key=lambda kv: (kv[0][0] != "emergency", -kv[1], kv[0])
+        ):
+            w(
+                f"<tr><td class='level-{e(level)}'>{e(level)}</td><td>{e(kind)}</td><td>{e(topic)}</td>"
+                f"<td>{e(intent)}</td><td class='n'>{n}</td></tr>"
+            )
         w("</table>")
-        w("<table class='audit'><tr><th>time (UTC)</th><th>patient</th><th>level</th><th>patient message</th>"
-          "<th>understood as</th><th>reply given</th></tr>")
+        w(
+            "<table class='audit'><tr><th>time (UTC)</th><th>patient</th><th>level</th><th>patient message</th>"
+            "<th>understood as</th><th>reply given</th></tr>"
+        )
         for t in sorted(f.audited, key=lambda t: (t.escalation != "emergency", t.timestamp)):
             understood = e(t.intent or "") + (f" ({t.confidence:.2f})" if t.confidence is not None else "")
             understood += f"<br>reply: {e(t.reply_type)}" + (f", {e(t.topic)}" if t.topic else "")
             if t.triage:
-                triage = (", ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in t.triage.items())
-                          if isinstance(t.triage, dict) else json.dumps(t.triage, ensure_ascii=False, default=str))
+                triage = (
+                    ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in t.triage.items())
+                    if isinstance(t.triage, dict)
+                    else json.dumps(t.triage, ensure_ascii=False, default=str)
+                )
                 understood += f"<br>triage: <code>{e(triage)}</code>"
-            w(f"<tr><td class='t'>{_time(t)}</td><td>{e(pseudonym(t.sender))}</td>"
-              f"<td class='level-{e(t.escalation)}'>{e(t.escalation)}</td><td class='pre'>{e(redact(t.text))}</td>"
-              f"<td>{understood}</td><td class='pre'>{e(t.reply_text)}</td></tr>")
+            w(
+                f"<tr><td class='t'>{_time(t)}</td><td>{e(pseudonym(t.sender))}</td>"
+                f"<td class='level-{e(t.escalation)}'>{e(t.escalation)}</td><td class='pre'>{e(redact(t.text))}</td>"
+                f"<td>{understood}</td><td class='pre'>{e(t.reply_text)}</td></tr>"
+            )
         w("</table>")
     else:
         w("<p>None.</p>")
 
     w(f"<h2 id='low'>Answered with low confidence ({len(f.low_confidence)})</h2>")
-    w(f"<p class='note'>Typed messages answered although NLU confidence was below {low_confidence:g}: check the "
-      "answer fitted. Also in the NLU candidates file.</p>")
+    w(
+        f"<p class='note'>Typed messages answered although NLU confidence was below {low_confidence:g}: check the "
+        "answer fitted. Also in the NLU candidates file.</p>"
+    )
     if f.low_confidence:
-        w("<details><summary>Show the messages</summary><table><tr><th>time (UTC)</th><th>patient message</th>"
-          "<th>understood as</th><th class='n'>confidence</th><th>reply</th></tr>")
+        w(
+            "<details><summary>Show the messages</summary><table><tr><th>time (UTC)</th><th>patient message</th>"
+            "<th>understood as</th><th class='n'>confidence</th><th>reply</th></tr>"
+        )
         for t in f.low_confidence:
-            w(f"<tr><td class='t'>{_time(t)}</td><td>{e(redact(t.text))}</td><td>{e(t.intent or '')}</td>"
-              f"<td class='n'>{t.confidence:.2f}</td><td>{e(t.reply_type)}{(', ' + e(t.topic)) if t.topic else ''}"
-              "</td></tr>")
+            w(
+                f"<tr><td class='t'>{_time(t)}</td><td>{e(redact(t.text))}</td><td>{e(t.intent or '')}</td>"
+                f"<td class='n'>{t.confidence:.2f}</td><td>{e(t.reply_type)}{(', ' + e(t.topic)) if t.topic else ''}"
+                "</td></tr>"
+            )
         w("</table></details>")
     else:
         w("<p>None.</p>")
 
-    w("<h2 id='privacy'>Privacy</h2><p class='note'>Patients appear only as keyed pseudonyms (HMAC-SHA256 of the "
-      "sender id); e-mail addresses and long numbers typed by patients are masked. Conversations older than the "
-      "retention window are never reported, whether or not they have been purged yet. This page loads nothing "
-      "from the network.</p>")
+    w(
+        "<h2 id='privacy'>Privacy</h2><p class='note'>Patients appear only as keyed pseudonyms (HMAC-SHA256 of the "
+        "sender id); e-mail addresses and long numbers typed by patients are masked. Conversations older than the "
+        "retention window are never reported, whether or not they have been purged yet. This page loads nothing "
+        "from the network.</p>"
+    )
     w("</body></html>")
     return "\n".join(out)

@@ -31,6 +31,7 @@ error, timeout, not a list) or our "something went wrong" safe reply. An empty r
 chose to say nothing, e.g. the reference bot out of its stories) is counted
 separately ("empty").
 """
+
 import argparse
 import asyncio
 import json
@@ -55,15 +56,29 @@ BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 
 OUR_MESSAGES = [
-    "is botox safe?", "what are the common side effects of botox?", "tell me more",
-    "where does it say that?", "who should inject botox?", "hello",
-    "what happens if botox is injected wrong?", "thanks", "can I stop botox?",
+    "is botox safe?",
+    "what are the common side effects of botox?",
+    "tell me more",
+    "where does it say that?",
+    "who should inject botox?",
+    "hello",
+    "what happens if botox is injected wrong?",
+    "thanks",
+    "can I stop botox?",
     "does cheap botox work?",
 ]
 # Cycled in this order, so "yes"/"no" follow the bot's "Did that help you?".
 REFERENCE_MESSAGES = [
-    "hello", "I am sad", "yes", "are you a bot?", "goodbye", "hi", "I am very sad",
-    "no", "I am great", "bye",
+    "hello",
+    "I am sad",
+    "yes",
+    "are you a bot?",
+    "goodbye",
+    "hi",
+    "I am very sad",
+    "no",
+    "I am great",
+    "bye",
 ]
 SCENARIOS = (("1 conversation x 50", 1, 50), ("20 conversations x 20", 20, 20))
 FAILURE_MARK = "something went wrong on our side"
@@ -71,12 +86,14 @@ FAILURE_MARK = "something went wrong on our side"
 
 # ---- processes --------------------------------------------------------------
 
+
 class Proc:
     def __init__(self, name: str, args: List[str], cwd: Path, env: Dict[str, str], logdir: Path):
         self.name = name
         self.log = logdir / f"{name}.log"
-        self.process = subprocess.Popen(args, cwd=cwd, env=env, stdout=self.log.open("w"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_up(self, url: str, timeout: float = 240):
         deadline = time.monotonic() + timeout
@@ -119,8 +136,13 @@ class Proc:
 
 
 def base_env(**extra) -> Dict[str, str]:
-    return {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-            "RASA_TELEMETRY_ENABLED": "false", **extra}
+    return {
+        **os.environ,
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+        **extra,
+    }
 
 
 def timed(args: List[str], cwd: Path, env: Dict[str, str], log: Path) -> float:
@@ -131,6 +153,7 @@ def timed(args: List[str], cwd: Path, env: Dict[str, str], log: Path) -> float:
 
 
 # ---- load ---------------------------------------------------------------------
+
 
 async def _conversation(session, url, sender, messages, count, latencies, errors, empty):
     for i in range(count):
@@ -163,11 +186,21 @@ async def _load(urls: Sequence[str], messages, conversations: int, per_conversat
         for i in range(5):
             await _conversation(session, urls[i % len(urls)], f"warmup-{tag}-{i}", messages, 1, [], [], [])
         started = time.perf_counter()
-        await asyncio.gather(*[
-            _conversation(session, urls[c % len(urls)], f"bench-{tag}-{c}", messages, per_conversation,
-                          latencies, errors, empty)
-            for c in range(conversations)
-        ])
+        await asyncio.gather(
+            *[
+                _conversation(
+                    session,
+                    urls[c % len(urls)],
+                    f"bench-{tag}-{c}",
+                    messages,
+                    per_conversation,
+                    latencies,
+                    errors,
+                    empty,
+                )
+                for c in range(conversations)
+            ]
+        )
         wall = time.perf_counter() - started
     return {"latencies": latencies, "errors": len(errors), "empty": len(empty), "wall": wall}
 
@@ -180,11 +213,18 @@ def summarise(runs: List[Dict]) -> Dict:
     def pct(p):  # nearest rank
         return round(1000 * ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 1)
 
-    return {"messages": len(ordered), "rounds": len(runs), "p50_ms": round(1000 * statistics.median(ordered), 1),
-            "p95_ms": pct(95), "p99_ms": pct(99), "msg_per_s": round(len(ordered) / wall, 2),
-            "errors": sum(run["errors"] for run in runs), "empty_replies": sum(run["empty"] for run in runs),
-            "wall_s": round(wall, 2),
-            "msg_per_s_by_round": [round(len(run["latencies"]) / run["wall"], 2) for run in runs]}
+    return {
+        "messages": len(ordered),
+        "rounds": len(runs),
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": pct(95),
+        "p99_ms": pct(99),
+        "msg_per_s": round(len(ordered) / wall, 2),
+        "errors": sum(run["errors"] for run in runs),
+        "empty_replies": sum(run["empty"] for run in runs),
+        "wall_s": round(wall, 2),
+        "msg_per_s_by_round": [round(len(run["latencies"]) / run["wall"], 2) for run in runs],
+    }
 
 
 def run_interleaved(targets: Dict[str, tuple], rounds: int) -> Dict[str, Dict]:
@@ -194,39 +234,70 @@ def run_interleaved(targets: Dict[str, tuple], rounds: int) -> Dict[str, Dict]:
     names = list(targets)
     for scenario, conversations, per_conversation in SCENARIOS:
         for r in range(rounds):
-            for name in (names if r % 2 == 0 else names[::-1]):
+            for name in names if r % 2 == 0 else names[::-1]:
                 urls, messages = targets[name]
                 tag = f"{name}-{conversations}x{per_conversation}-{r}-{int(time.time())}"
                 raw[name][scenario].append(asyncio.run(_load(urls, messages, conversations, per_conversation, tag)))
-                print(f"  {name:<12} {scenario:<24} round {r + 1}: "
-                      f"{len(raw[name][scenario][-1]['latencies']) / raw[name][scenario][-1]['wall']:.1f} msg/s",
-                      flush=True)
+                print(
+                    f"  {name:<12} {scenario:<24} round {r + 1}: "
+                    f"{len(raw[name][scenario][-1]['latencies']) / raw[name][scenario][-1]['wall']:.1f} msg/s",
+                    flush=True,
+                )
     return {name: {scenario: summarise(runs) for scenario, runs in by.items()} for name, by in raw.items()}
 
 
 # ---- setups ---------------------------------------------------------------------
 
+
 def start_ours(workdir: Path) -> Dict[str, Proc]:
     """make-run setup: SQLite tracker store, guarded REST channel, action server."""
-    (workdir / "endpoints.yml").write_text(yaml.safe_dump({
-        "action_endpoint": {"url": "http://127.0.0.1:5655/webhook"},
-        "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(workdir / "conversations.db")},
-    }))
+    (workdir / "endpoints.yml").write_text(
+        yaml.safe_dump(
+            {
+                "action_endpoint": {"url": "http://127.0.0.1:5655/webhook"},
+                "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(workdir / "conversations.db")},
+            }
+        )
+    )
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
     env = base_env(BOTOX_RATE_PER_MINUTE="0")
-    procs = {"actions": Proc("ours-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5655"],
-                             PROJECT_ROOT, env, workdir)}
-    procs["rasa"] = Proc("ours-rasa", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", "5605",
-                                       "--endpoints", str(workdir / "endpoints.yml"),
-                                       "--credentials", str(workdir / "credentials.yml")],
-                         PROJECT_ROOT, env, workdir)
+    procs = {
+        "actions": Proc(
+            "ours-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5655"], PROJECT_ROOT, env, workdir
+        )
+    }
+    procs["rasa"] = Proc(
+        "ours-rasa",
+        [
+            str(BIN / "rasa"),
+            "run",
+            "--model",
+            str(MODEL),
+            "--port",
+            "5605",
+            "--endpoints",
+            str(workdir / "endpoints.yml"),
+            "--credentials",
+            str(workdir / "credentials.yml"),
+        ],
+        PROJECT_ROOT,
+        env,
+        workdir,
+    )
     return procs
 
 
 def start_reference(refdir: Path, workdir: Path) -> Dict[str, Proc]:
     model = sorted((refdir / "models").glob("*.tar.gz"))[-1]
-    return {"rasa": Proc("reference-rasa", [str(BIN / "rasa"), "run", "--model", str(model), "--port", "5606"],
-                         refdir, base_env(), workdir)}
+    return {
+        "rasa": Proc(
+            "reference-rasa",
+            [str(BIN / "rasa"), "run", "--model", str(model), "--port", "5606"],
+            refdir,
+            base_env(),
+            workdir,
+        )
+    }
 
 
 NGINX_CONF = """
@@ -270,21 +341,55 @@ def start_pair(workdir: Path) -> Dict[str, Proc]:
     with admin.connect() as conn:
         conn.execute(sa.text("DROP DATABASE IF EXISTS botox_prod_bench"))
     admin.dispose()
-    (workdir / "pair-endpoints.yml").write_text(yaml.safe_dump({
-        "action_endpoint": {"url": "http://127.0.0.1:5657/webhook"},
-        "tracker_store": {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
-                          "username": "postgres", "db": "botox_prod_bench", "login_db": "test"},
-        "lock_store": {"type": "stores.redis_lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": 6379, "db": 2, "key_prefix": "botoxbench"},
-    }))
+    (workdir / "pair-endpoints.yml").write_text(
+        yaml.safe_dump(
+            {
+                "action_endpoint": {"url": "http://127.0.0.1:5657/webhook"},
+                "tracker_store": {
+                    "type": "SQL",
+                    "dialect": "postgresql",
+                    "url": "127.0.0.1",
+                    "port": 5432,
+                    "username": "postgres",
+                    "db": "botox_prod_bench",
+                    "login_db": "test",
+                },
+                "lock_store": {
+                    "type": "stores.redis_lock_store.AtomicRedisLockStore",
+                    "url": "127.0.0.1",
+                    "port": 6379,
+                    "db": 2,
+                    "key_prefix": "botoxbench",
+                },
+            }
+        )
+    )
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
     env = base_env(BOTOX_RATE_PER_MINUTE="0")
-    procs = {"actions": Proc("pair-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5657"],
-                             PROJECT_ROOT, env, workdir)}
+    procs = {
+        "actions": Proc(
+            "pair-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5657"], PROJECT_ROOT, env, workdir
+        )
+    }
     for port in (5607, 5608):
         procs[f"rasa-{port}"] = Proc(
-            f"pair-rasa-{port}", [str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(port),
-                                  "--endpoints", str(workdir / "pair-endpoints.yml"),
-                                  "--credentials", str(workdir / "credentials.yml")], PROJECT_ROOT, env, workdir)
+            f"pair-rasa-{port}",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL),
+                "--port",
+                str(port),
+                "--endpoints",
+                str(workdir / "pair-endpoints.yml"),
+                "--credentials",
+                str(workdir / "credentials.yml"),
+            ],
+            PROJECT_ROOT,
+            env,
+            workdir,
+        )
     return procs
 
 
@@ -292,12 +397,15 @@ def pair_front(workdir: Path, procs: Dict[str, Proc]) -> tuple:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx:
         (workdir / "nginx.conf").write_text(NGINX_CONF.format(dir=workdir))
-        procs["nginx"] = Proc("nginx", [nginx, "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-                              workdir, base_env(), workdir)
+        procs["nginx"] = Proc(
+            "nginx", [nginx, "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"], workdir, base_env(), workdir
+        )
         time.sleep(1)
         return ["http://127.0.0.1:5609/webhooks/rest/webhook"], "nginx round robin"
-    return ([f"http://127.0.0.1:{p}/webhooks/rest/webhook" for p in (5607, 5608)],
-            "client alternates between the two instances (nginx not installed)")
+    return (
+        [f"http://127.0.0.1:{p}/webhooks/rest/webhook" for p in (5607, 5608)],
+        "client alternates between the two instances (nginx not installed)",
+    )
 
 
 def stop_all(*groups: Dict[str, Proc]):
@@ -308,18 +416,20 @@ def stop_all(*groups: Dict[str, Proc]):
 
 # ---- report ---------------------------------------------------------------------
 
+
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return round(a / b, 2) if a is not None and b else None
 
 
 def _ratios(lines: List[str], ours_key: str, ref_key: str, results: Dict):
-    lines.append(f"\nratios {ours_key}/reference, same time window "
-                 f"(targets: p50 <= 1.0, msg/s >= 1.0)")
+    lines.append(f"\nratios {ours_key}/reference, same time window (targets: p50 <= 1.0, msg/s >= 1.0)")
     for name, _, _ in SCENARIOS:
         ours, ref = results[ours_key][name], results[ref_key][name]
-        lines.append(f"  {name:<24} p50 {ratio(ours['p50_ms'], ref['p50_ms'])}  "
-                     f"p95 {ratio(ours['p95_ms'], ref['p95_ms'])}  "
-                     f"msg/s {ratio(ours['msg_per_s'], ref['msg_per_s'])}")
+        lines.append(
+            f"  {name:<24} p50 {ratio(ours['p50_ms'], ref['p50_ms'])}  "
+            f"p95 {ratio(ours['p95_ms'], ref['p95_ms'])}  "
+            f"msg/s {ratio(ours['msg_per_s'], ref['msg_per_s'])}"
+        )
     lines.append(f"  rasa peak RSS {ratio(results[ours_key]['rss_mb']['rasa'], results[ref_key]['rss_mb']['rasa'])}")
 
 
@@ -330,14 +440,20 @@ def report(results: Dict) -> str:
         if not result:
             continue
         rss = result["rss_mb"]
-        lines.append(f"\n{key}  (peak RSS MB: rasa {rss['rasa']}, actions {rss['actions']})"
-                     + (f"  [{result['front']}]" if "front" in result else ""))
-        lines.append(f"  {'scenario':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'msg/s':>9}{'errors':>8}"
-                     f"{'empty':>7}  msg/s by round")
+        lines.append(
+            f"\n{key}  (peak RSS MB: rasa {rss['rasa']}, actions {rss['actions']})"
+            + (f"  [{result['front']}]" if "front" in result else "")
+        )
+        lines.append(
+            f"  {'scenario':<24}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'msg/s':>9}{'errors':>8}"
+            f"{'empty':>7}  msg/s by round"
+        )
         for name, _, _ in SCENARIOS:
             r = result[name]
-            lines.append(f"  {name:<24}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}"
-                         f"{r['msg_per_s']:>9}{r['errors']:>8}{r['empty_replies']:>7}  {r['msg_per_s_by_round']}")
+            lines.append(
+                f"  {name:<24}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['p99_ms']:>9}"
+                f"{r['msg_per_s']:>9}{r['errors']:>8}{r['empty_replies']:>7}  {r['msg_per_s_by_round']}"
+            )
     if "ours" in results and "reference" in results:
         _ratios(lines, "ours", "reference", results)
     if "ours-pg-x2" in results:
@@ -349,11 +465,17 @@ def report(results: Dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-training", action="store_true",
-                        help="don't time our training (the reference bot is still trained by rasa init)")
+    parser.add_argument(
+        "--skip-training",
+        action="store_true",
+        help="don't time our training (the reference bot is still trained by rasa init)",
+    )
     parser.add_argument("--skip-pair", action="store_true", help="no PostgreSQL two-instance run")
-    parser.add_argument("--reuse-reference", metavar="DIR",
-                        help="an already trained `rasa init` folder (development only: skips its training)")
+    parser.add_argument(
+        "--reuse-reference",
+        metavar="DIR",
+        help="an already trained `rasa init` folder (development only: skips its training)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="runs of each scenario per bot (interleaved)")
     parser.add_argument("--out", default=str(PROJECT_ROOT / "results" / "bench.json"))
     args = parser.parse_args(argv)
@@ -363,8 +485,11 @@ def main(argv=None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="botox-bench-"))
     refdir = workdir / "reference"
-    results: Dict = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
-                     "workdir": str(workdir), "training_s": {}}
+    results: Dict = {
+        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
+        "workdir": str(workdir),
+        "training_s": {},
+    }
     refdir.mkdir()  # rasa init wants an existing folder
     print(f"bench: logs in {workdir}", flush=True)
     if args.reuse_reference:
@@ -372,14 +497,20 @@ def main(argv=None) -> int:
     else:
         env = base_env(RASA_CACHE_DIRECTORY=str(workdir / "cache-ref"))
         results["training_s"]["reference (rasa init --no-prompt)"] = timed(
-            [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(refdir)], workdir, env,
-            workdir / "train-reference.log")
+            [str(BIN / "rasa"), "init", "--no-prompt", "--init-dir", str(refdir)],
+            workdir,
+            env,
+            workdir / "train-reference.log",
+        )
     print(f"reference trained: {results['training_s']}", flush=True)
     if not args.skip_training:
         env = base_env(RASA_CACHE_DIRECTORY=str(workdir / "cache-ours"))
         results["training_s"]["ours (rasa train, empty cache)"] = timed(
             [str(BIN / "rasa"), "train", "--out", str(workdir / "models-ours"), "--fixed-model-name", "bench"],
-            PROJECT_ROOT, env, workdir / "train-ours.log")
+            PROJECT_ROOT,
+            env,
+            workdir / "train-ours.log",
+        )
         print(f"ours trained: {results['training_s']}", flush=True)
 
     ours, reference, pair = {}, {}, {}
@@ -389,10 +520,13 @@ def main(argv=None) -> int:
         ours["rasa"].wait_up("http://127.0.0.1:5605/")
         reference["rasa"].wait_up("http://127.0.0.1:5606/")
         print("ours vs reference:", flush=True)
-        measured = run_interleaved({
-            "ours": (["http://127.0.0.1:5605/webhooks/rest/webhook"], OUR_MESSAGES),
-            "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
-        }, args.rounds)
+        measured = run_interleaved(
+            {
+                "ours": (["http://127.0.0.1:5605/webhooks/rest/webhook"], OUR_MESSAGES),
+                "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
+            },
+            args.rounds,
+        )
         results["ours"], results["reference"] = measured["ours"], measured["reference"]
         results["ours"]["rss_mb"] = {"rasa": ours["rasa"].peak_rss_mb(), "actions": ours["actions"].peak_rss_mb()}
         stop_all(ours)
@@ -403,16 +537,20 @@ def main(argv=None) -> int:
                 pair[f"rasa-{port}"].wait_up(f"http://127.0.0.1:{port}/")
             urls, front = pair_front(workdir, pair)
             print("ours-pg-x2 vs reference:", flush=True)
-            measured = run_interleaved({
-                "ours-pg-x2": (urls, OUR_MESSAGES),
-                "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
-            }, args.rounds)
+            measured = run_interleaved(
+                {
+                    "ours-pg-x2": (urls, OUR_MESSAGES),
+                    "reference": (["http://127.0.0.1:5606/webhooks/rest/webhook"], REFERENCE_MESSAGES),
+                },
+                args.rounds,
+            )
             results["ours-pg-x2"] = measured["ours-pg-x2"]
             results["reference (during ours-pg-x2)"] = measured["reference"]
             results["ours-pg-x2"]["front"] = front
             results["ours-pg-x2"]["rss_mb"] = {
                 "rasa": max(pair[f"rasa-{p}"].peak_rss_mb() for p in (5607, 5608)),
-                "actions": pair["actions"].peak_rss_mb()}
+                "actions": pair["actions"].peak_rss_mb(),
+            }
         results["reference"]["rss_mb"] = {"rasa": reference["rasa"].peak_rss_mb(), "actions": None}
         if "reference (during ours-pg-x2)" in results:
             results["reference (during ours-pg-x2)"]["rss_mb"] = results["reference"]["rss_mb"]

@@ -5,6 +5,7 @@ downloaded at run time, so the pipeline is built from code: a blank English
 tokenizer plus the lookup lemmatizer, whose tables come from the
 spacy-lookups-data package on PyPI.
 """
+
 import sys
 from pathlib import Path
 

@@ -23,6 +23,7 @@ export: every stored event of one sender, as Rasa stored them, as JSON
 Exit status 0 on success, 1 when `export`/`delete` found no such sender.
 Output never contains message text except the export itself.
 """
+
 import argparse
 import asyncio
 import json
@@ -32,7 +33,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-DEFAULT_RETENTION_DAYS = 180
+from faq.settings import SETTINGS
+
 SESSION_START = "action_session_start"
 
 
@@ -64,11 +66,14 @@ def purge(store, older_than_days: float, dry_run: bool = False, now: Optional[fl
     cutoff = (now if now is not None else time.time()) - older_than_days * 86400
     deleted_events = deleted_senders = trimmed_senders = 0
     with store.session_scope() as session:
-        old_senders = [row[0] for row in session.query(Event.sender_id)
-                       .filter(Event.timestamp < cutoff).distinct()]
+        old_senders = [row[0] for row in session.query(Event.sender_id).filter(Event.timestamp < cutoff).distinct()]
         for sender in old_senders:
-            rows = (session.query(Event.id, Event.timestamp, Event.action_name)
-                    .filter(Event.sender_id == sender).order_by(Event.id).all())
+            rows = (
+                session.query(Event.id, Event.timestamp, Event.action_name)
+                .filter(Event.sender_id == sender)
+                .order_by(Event.id)
+                .all()
+            )
             recent = [i for i, row in enumerate(rows) if (row.timestamp or 0) >= cutoff]
             if not recent:
                 boundary_id, whole = None, True
@@ -90,27 +95,29 @@ def purge(store, older_than_days: float, dry_run: bool = False, now: Optional[fl
             session.rollback()
         else:
             session.commit()
-    return {"cutoff": cutoff, "older_than_days": older_than_days, "deleted_events": deleted_events,
-            "deleted_conversations": deleted_senders, "trimmed_conversations": trimmed_senders,
-            "dry_run": dry_run}
+    return {
+        "cutoff": cutoff,
+        "older_than_days": older_than_days,
+        "deleted_events": deleted_events,
+        "deleted_conversations": deleted_senders,
+        "trimmed_conversations": trimmed_senders,
+        "dry_run": dry_run,
+    }
 
 
 def export(store, sender: str) -> Optional[Dict]:
     Event = _event_model(store)
     with store.session_scope() as session:
-        rows = (session.query(Event.data).filter(Event.sender_id == sender)
-                .order_by(Event.id).all())
+        rows = session.query(Event.data).filter(Event.sender_id == sender).order_by(Event.id).all()
     if not rows:
         return None
-    return {"sender_id": sender, "exported_at": time.time(),
-            "events": [json.loads(row.data) for row in rows]}
+    return {"sender_id": sender, "exported_at": time.time(), "events": [json.loads(row.data) for row in rows]}
 
 
 def delete(store, sender: str) -> int:
     Event = _event_model(store)
     with store.session_scope() as session:
-        count = (session.query(Event).filter(Event.sender_id == sender)
-                 .delete(synchronize_session=False))
+        count = session.query(Event).filter(Event.sender_id == sender).delete(synchronize_session=False)
         session.commit()
     return count
 
@@ -120,8 +127,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--endpoints", default="endpoints.yml", help="Rasa endpoints file (tracker_store)")
     commands = parser.add_subparsers(dest="command", required=True)
     p_purge = commands.add_parser("purge", help="delete conversations older than N days")
-    p_purge.add_argument("--older-than-days", type=float,
-                         default=float(os.environ.get("BOTOX_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)))
+    p_purge.add_argument("--older-than-days", type=float, default=SETTINGS.retention_days)
     p_purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     p_export = commands.add_parser("export", help="one sender's conversation as JSON")
     p_export.add_argument("--sender", required=True)

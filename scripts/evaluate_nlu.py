@@ -1,11 +1,12 @@
 """Intent accuracy and macro-F1 of the trained model on the held-out test set.
 
-    python scripts/evaluate_nlu.py --model models/botox-faq.tar.gz tests/nlu_heldout.yml
+    python scripts/evaluate_nlu.py --model models/botox-faq.tar.gz tests/data/nlu_heldout.yml
 
 The held-out set is never trained on. `nlu_fallback` and `out_of_scope` give
 the patient the same "the article doesn't cover that" reply, so they count as
 one label. Exits 1 below --min (default 0.90) for accuracy or macro-F1.
 """
+
 import argparse
 import asyncio
 import json
@@ -15,9 +16,6 @@ from typing import Dict, List, Tuple
 
 import yaml
 from sklearn.metrics import accuracy_score, f1_score
-
-# The model's pipeline names project components (triage.component...).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 FALLBACK_LABEL = "out_of_scope"
 SAME_REPLY = {"nlu_fallback": FALLBACK_LABEL}
@@ -48,11 +46,7 @@ def evaluate(model: str, test_file: Path) -> Dict:
     examples = load_examples(test_file)
     texts, expected = [t for t, _ in examples], [i for _, i in examples]
     predicted = asyncio.run(predict(model, texts))
-    errors = [
-        {"text": t, "expected": e, "predicted": p}
-        for t, e, p in zip(texts, expected, predicted)
-        if e != p
-    ]
+    errors = [{"text": t, "expected": e, "predicted": p} for t, e, p in zip(texts, expected, predicted) if e != p]
     return {
         "examples": len(examples),
         "accuracy": accuracy_score(expected, predicted),

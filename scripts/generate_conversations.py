@@ -12,6 +12,7 @@ transaction); other stores through Rasa's TrackerStore.save.
 
 Never point this at a clinic's real tracker store: the conversations are fake.
 """
+
 import argparse
 import asyncio
 import json
@@ -20,50 +21,75 @@ import random
 import sys
 import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.clinic import load_clinic  # noqa: E402
-from actions.dialogue import Conversation, respond  # noqa: E402
-from actions.knowledge_base import load_knowledge_base  # noqa: E402
-from actions.replies import render  # noqa: E402
-from triage.detector import assess  # noqa: E402
+from faq.clinic import load_clinic
+from faq.dialogue import Conversation, respond
+from faq.knowledge_base import load_knowledge_base
+from faq.replies import render
+from triage.detector import assess
+from triage.reply import triage_reply
 
 FALLBACK_QUESTIONS = [
-    "can i get botox while pregnant?", "is botox ok when pregnant", "botox while breastfeeding?",
-    "what's the capital of france?", "capital of france", "how much does botox cost",
-    "what does botox cost at your clinic", "do you do lip fillers", "lip filler prices?",
-    "can i drink alcohol after botox", "alcohol after botox ok?", "how long does botox last",
-    "how many months does botox last", "what's the weather tomorrow", "can men get botox",
+    "can i get botox while pregnant?",
+    "is botox ok when pregnant",
+    "botox while breastfeeding?",
+    "what's the capital of france?",
+    "capital of france",
+    "how much does botox cost",
+    "what does botox cost at your clinic",
+    "do you do lip fillers",
+    "lip filler prices?",
+    "can i drink alcohol after botox",
+    "alcohol after botox ok?",
+    "how long does botox last",
+    "how many months does botox last",
+    "what's the weather tomorrow",
+    "can men get botox",
 ]
 EMERGENCY_MESSAGES = [
-    "I had botox yesterday and now I can't breathe", "my throat feels tight and I can't swallow after botox",
+    "I had botox yesterday and now I can't breathe",
+    "my throat feels tight and I can't swallow after botox",
     "trouble breathing since my injection",
 ]
-SMALLTALK = {"greet": ["hi", "hello", "good morning"], "thanks": ["thanks", "thank you!"],
-             "goodbye": ["bye", "see you"]}
+SMALLTALK = {
+    "greet": ["hi", "hello", "good morning"],
+    "thanks": ["thanks", "thank you!"],
+    "goodbye": ["bye", "see you"],
+}
 
 
 def _parse(text: str, intent: str, confidence: float, rng: random.Random) -> Dict:
     ranking = [{"name": intent, "confidence": confidence}]
     if intent == "nlu_fallback":
         guess = rng.uniform(0.25, 0.59)
-        ranking = [{"name": "nlu_fallback", "confidence": 0.6},
-                   {"name": "ask_safety", "confidence": guess}, {"name": "out_of_scope", "confidence": 1 - guess}]
+        ranking = [
+            {"name": "nlu_fallback", "confidence": 0.6},
+            {"name": "ask_safety", "confidence": guess},
+            {"name": "out_of_scope", "confidence": 1 - guess},
+        ]
         confidence = 0.6
-    return {"text": text, "intent": {"name": intent, "confidence": confidence},
-            "intent_ranking": ranking, "entities": []}
+    return {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": ranking,
+        "entities": [],
+    }
 
 
 def conversation_events(sender: str, start: float, rng: random.Random, kb, clinic, expected: Dict) -> List:
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 
     t = start
-    events = [ActionExecuted("action_session_start", timestamp=t), SessionStarted(timestamp=t),
-              ActionExecuted("action_listen", timestamp=t)]
+    events = [
+        ActionExecuted("action_session_start", timestamp=t),
+        SessionStarted(timestamp=t),
+        ActionExecuted("action_listen", timestamp=t),
+    ]
     conv = Conversation()
     for _ in range(rng.randint(1, 6)):
         t += rng.uniform(5, 120)
@@ -84,7 +110,7 @@ def conversation_events(sender: str, start: float, rng: random.Random, kb, clini
         parse = _parse(text, intent, confidence, rng)
         if intent == "report_symptom":
             parse["triage"] = assess(text).as_dict()  # what the NLU component attaches
-        turn = respond(kb, intent, text, conv, triage=parse.get("triage"))
+        turn = respond(kb, intent, text, conv, partial(triage_reply, kb, clinic), triage=parse.get("triage"))
         reply, conv_after = turn.reply, Conversation(turn.last_topic, turn.shown_topics)
         bot_text, payload = render(reply, clinic)
         events.append(UserUttered(text, parse_data=parse, timestamp=t, input_channel="rest"))
@@ -108,8 +134,14 @@ def conversation_events(sender: str, start: float, rng: random.Random, kb, clini
 def generate(n: int, days: float, seed: int, now: float) -> Tuple[List[Tuple[str, List]], Dict]:
     rng = random.Random(seed)
     kb, clinic = load_knowledge_base(), load_clinic()
-    expected = {"conversations": n, "messages": 0, "reply_types": Counter(), "answers_per_topic": Counter(),
-                "escalations": Counter(), "per_day_messages": Counter()}
+    expected = {
+        "conversations": n,
+        "messages": 0,
+        "reply_types": Counter(),
+        "answers_per_topic": Counter(),
+        "escalations": Counter(),
+        "per_day_messages": Counter(),
+    }
     conversations = []
     for i in range(n):
         sender = f"synthetic-{seed}-{i:06d}"
@@ -128,14 +160,19 @@ def write(store, conversations) -> None:
         for sender, events in conversations:
             for event in events:
                 data = event.as_dict()
-                rows.append({
-                    "sender_id": sender, "type_name": data["event"], "timestamp": event.timestamp,
-                    "intent_name": (data.get("parse_data") or {}).get("intent", {}).get("name"),
-                    "action_name": data.get("name"), "data": json.dumps(data),
-                })
+                rows.append(
+                    {
+                        "sender_id": sender,
+                        "type_name": data["event"],
+                        "timestamp": event.timestamp,
+                        "intent_name": (data.get("parse_data") or {}).get("intent", {}).get("name"),
+                        "action_name": data.get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
         with store.engine.begin() as connection:
             for i in range(0, len(rows), 5000):
-                connection.execute(table.insert(), rows[i:i + 5000])
+                connection.execute(table.insert(), rows[i : i + 5000])
         return
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -169,8 +206,10 @@ def main(argv=None) -> int:
     store = TrackerStore.create(config, domain=Domain.load("domain.yml"))
     write(store, conversations)
     events = sum(len(e) for _, e in conversations)
-    print(f"wrote {len(conversations)} conversations, {expected['messages']} messages, {events} events "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"wrote {len(conversations)} conversations, {expected['messages']} messages, {events} events "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
     if args.summary:
         Path(args.summary).write_text(json.dumps(expected, indent=2, sort_keys=True))
     return 0

@@ -6,6 +6,7 @@
 
 `--check` writes nothing and fails when a generated file is stale (make test).
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -13,9 +14,8 @@ from typing import Dict, List
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from actions.article import PROJECT_ROOT  # noqa: E402
-from actions.knowledge_base import load_knowledge_base  # noqa: E402
+from faq.knowledge_base import load_knowledge_base
+from faq.settings import PROJECT_ROOT
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 TOPICS_NLU = NLU_DIR / "topics.yml"
@@ -45,10 +45,7 @@ def _dump(data: Dict, source: str) -> str:
 
 def topics_nlu() -> str:
     kb = load_knowledge_base()
-    nlu = [
-        {"intent": t.intent, "examples": "".join(f"- {e}\n" for e in t.examples)}
-        for t in kb.topics
-    ]
+    nlu = [{"intent": t.intent, "examples": "".join(f"- {e}\n" for e in t.examples)} for t in kb.topics]
     return _dump({"version": "3.1", "nlu": nlu}, "data/knowledge_base.yml")
 
 

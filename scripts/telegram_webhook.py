@@ -18,9 +18,9 @@ Settings come from the arguments or the environment:
   --api-base-url  TELEGRAM_API_BASE_URL   (default https://api.telegram.org)
 The token is never printed.
 """
+
 import argparse
 import json
-import os
 import re
 import sys
 import urllib.error
@@ -28,8 +28,10 @@ import urllib.request
 from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
 
+from faq.settings import SETTINGS
+
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
-DEFAULT_API_BASE_URL = "https://api.telegram.org"
+
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 TELEGRAM_PORTS = (443, 80, 88, 8443)
@@ -41,8 +43,9 @@ class WebhookError(Exception):
 
 def call(base_url: str, token: str, method: str, params: Optional[Dict[str, Any]] = None) -> Any:
     url = f"{base_url.rstrip('/')}/bot{token}/{method}"
-    request = urllib.request.Request(url, data=json.dumps(params or {}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(params or {}).encode(), headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             data = json.loads(response.read() or b"{}")
@@ -76,15 +79,18 @@ def check_url(url: str, allow_http: bool) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["set", "delete", "info"])
-    parser.add_argument("--token", default=os.environ.get("TELEGRAM_BOT_TOKEN"))
-    parser.add_argument("--secret", default=os.environ.get("TELEGRAM_SECRET_TOKEN"))
-    parser.add_argument("--url", default=os.environ.get("TELEGRAM_WEBHOOK_URL"))
-    parser.add_argument("--api-base-url",
-                        default=os.environ.get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL)
-    parser.add_argument("--drop-pending-updates", action="store_true",
-                        help="forget updates Telegram queued while no webhook was answering")
-    parser.add_argument("--allow-http", action="store_true",
-                        help="accept an http:// URL (local Bot API server or a test double only)")
+    parser.add_argument("--token", default=SETTINGS.telegram_token)
+    parser.add_argument("--secret", default=SETTINGS.telegram_secret)
+    parser.add_argument("--url", default=SETTINGS.telegram_webhook_url)
+    parser.add_argument("--api-base-url", default=SETTINGS.telegram_api_base_url)
+    parser.add_argument(
+        "--drop-pending-updates",
+        action="store_true",
+        help="forget updates Telegram queued while no webhook was answering",
+    )
+    parser.add_argument(
+        "--allow-http", action="store_true", help="accept an http:// URL (local Bot API server or a test double only)"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -92,26 +98,35 @@ def main(argv=None) -> int:
             raise WebhookError("no bot token: set TELEGRAM_BOT_TOKEN or pass --token")
         if args.command == "set":
             if not args.secret or not SECRET_PATTERN.match(args.secret):
-                raise WebhookError("set TELEGRAM_SECRET_TOKEN (or --secret) to 1-256 characters of "
-                                   "A-Z a-z 0-9 _ - ; the Rasa server must have the same value")
+                raise WebhookError(
+                    "set TELEGRAM_SECRET_TOKEN (or --secret) to 1-256 characters of "
+                    "A-Z a-z 0-9 _ - ; the Rasa server must have the same value"
+                )
             if not args.url:
                 raise WebhookError("no public URL: set TELEGRAM_WEBHOOK_URL or pass --url")
             url = webhook_url(args.url)
             check_url(url, args.allow_http)
-            call(args.api_base_url, args.token, "setWebhook", {
-                "url": url,
-                "secret_token": args.secret,
-                "allowed_updates": ALLOWED_UPDATES,
-                "drop_pending_updates": args.drop_pending_updates,
-            })
+            call(
+                args.api_base_url,
+                args.token,
+                "setWebhook",
+                {
+                    "url": url,
+                    "secret_token": args.secret,
+                    "allowed_updates": ALLOWED_UPDATES,
+                    "drop_pending_updates": args.drop_pending_updates,
+                },
+            )
             print(f"Webhook set: {url} (updates: {', '.join(ALLOWED_UPDATES)}, secret token required)")
         elif args.command == "delete":
-            call(args.api_base_url, args.token, "deleteWebhook",
-                 {"drop_pending_updates": args.drop_pending_updates})
+            call(args.api_base_url, args.token, "deleteWebhook", {"drop_pending_updates": args.drop_pending_updates})
             print("Webhook deleted: Telegram no longer sends updates to this bot's server.")
         info = call(args.api_base_url, args.token, "getWebhookInfo")
-        shown = {k: info.get(k) for k in ("url", "pending_update_count", "allowed_updates",
-                                          "last_error_date", "last_error_message") if k in info}
+        shown = {
+            k: info.get(k)
+            for k in ("url", "pending_update_count", "allowed_updates", "last_error_date", "last_error_message")
+            if k in info
+        }
         print(json.dumps(shown, indent=2))
     except WebhookError as error:
         print(f"error: {error}", file=sys.stderr)

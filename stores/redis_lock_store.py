@@ -19,8 +19,9 @@ endpoints:
       db: 1
       key_prefix: botoxfaq
 """
+
 import json
-from typing import Callable, Optional, Text
+from typing import Callable
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
@@ -35,9 +36,7 @@ class AtomicRedisLockStore(RedisLockStore):
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         super().__init__(host=endpoint_config.url or "localhost", **endpoint_config.kwargs)
 
-    def _change(
-        self, conversation_id: Text, change: Callable[[TicketLock], object], create: bool = False
-    ) -> object:
+    def _change(self, conversation_id: str, change: Callable[[TicketLock], object], create: bool = False) -> object:
         """Applies `change` to the stored lock in one transaction and returns its
         result; nothing happens (None) when there is no lock and not `create`."""
         key = self.key_prefix + conversation_id
@@ -64,19 +63,19 @@ class AtomicRedisLockStore(RedisLockStore):
                 except WatchError:
                     continue  # another process changed the lock meanwhile: read it again
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
             return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime), create=True)
-        except Exception as error:  # noqa: BLE001 - Rasa's callers expect a LockError
-            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+        except Exception as error:
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         self._change(conversation_id, lambda lock: lock.remove_expired_tickets())
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self._change(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Removes the ticket, and the lock with it when no one else waits."""
 
         def done(lock: TicketLock) -> object:

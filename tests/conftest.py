@@ -1,8 +1,8 @@
 import pytest
 
-from actions.article import load_article
-from actions.clinic import load_clinic
-from actions.knowledge_base import load_knowledge_base
+from faq.article import load_article
+from faq.clinic import load_clinic
+from faq.knowledge_base import load_knowledge_base
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,13 @@ def kb():
 @pytest.fixture(scope="session")
 def clinic():
     return load_clinic()
+
+
+@pytest.fixture(scope="session")
+def symptom_reply(kb, clinic):
+    """The reply to a symptom report, as the action server wires it."""
+    from functools import partial
+
+    from triage.reply import triage_reply
+
+    return partial(triage_reply, kb, clinic)

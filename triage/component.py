@@ -20,8 +20,9 @@ in the past becomes the next intent of the ranking. The detector is built once
 when the model loads; any internal error is logged and the message is left
 as it was (fail safe: no triage rather than a crash).
 """
+
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -39,10 +40,10 @@ REPORT_INTENT = "report_symptom"
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class TriageClassifier(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"intent": REPORT_INTENT}
 
-    def __init__(self, config: Dict[Text, Any], detector: Optional[Any] = None) -> None:
+    def __init__(self, config: Dict[str, Any], detector: Optional[Any] = None) -> None:
         self.intent = config.get("intent", REPORT_INTENT)
         self.detector = detector
         if self.detector is None:
@@ -50,13 +51,13 @@ class TriageClassifier(GraphComponent):
                 from triage.detector import get_detector
 
                 self.detector = get_detector()
-            except Exception:  # noqa: BLE001 - never stop the server over triage
+            except Exception:
                 logger.exception("triage: could not build the detector; triage is OFF")
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -67,7 +68,7 @@ class TriageClassifier(GraphComponent):
         for message in messages:
             try:
                 self._process_one(message)
-            except Exception:  # noqa: BLE001 - fail safe: no triage, message unchanged
+            except Exception:
                 logger.exception("triage: failed on a message; left unchanged")
         return messages
 
@@ -107,6 +108,9 @@ class TriageClassifier(GraphComponent):
         # Symptoms are health data: DEBUG only, never in the default logs.
         logger.debug(
             "triage: %s report (%s, about %s); intent %s -> %s",
-            triage["level"], ", ".join(triage["symptoms"]), triage["about"],
-            previous.get(INTENT_NAME_KEY), self.intent,
+            triage["level"],
+            ", ".join(triage["symptoms"]),
+            triage["about"],
+            previous.get(INTENT_NAME_KEY),
+            self.intent,
         )

@@ -14,28 +14,53 @@ The pipeline is built once from data/triage_policy.yml (no model download):
 
 `Detector.assess(text)` returns an `Assessment`.
 """
+
 import gzip
 import json
 import logging
 import re
-from pathlib import Path
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from functools import cache
+from pathlib import Path
+from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple, cast
 
 import spacy
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
-from triage.policy import LEVEL_RANK, Policy, load_policy, parse_pattern
+from faq.contract import triage_rank
+from triage.policy import Policy, load_policy, parse_pattern
 
 logger = logging.getLogger(__name__)
 
 CLAUSE_BREAKS = {",", ";", ":", "-", "--", "\u2014", "\u2013", "...", "(", ")"}
 # Words that may precede the real start of a clause ("so can botox ...", "ok is it ...").
-FILLERS = {"so", "and", "but", "also", "ok", "okay", "um", "uh", "hey", "hi", "hello", "please",
-           "oh", "well", "just", "quick", "question", "then", "sorry", "pls", "plz", "like", "erm"}
+FILLERS = {
+    "so",
+    "and",
+    "but",
+    "also",
+    "ok",
+    "okay",
+    "um",
+    "uh",
+    "hey",
+    "hi",
+    "hello",
+    "please",
+    "oh",
+    "well",
+    "just",
+    "quick",
+    "question",
+    "then",
+    "sorry",
+    "pls",
+    "plz",
+    "like",
+    "erm",
+}
 # Words for typo correction; not parts of contractions ("havn't" stays whole).
 WORD = re.compile(r"(?<![A-Za-z'\u2019])[A-Za-z]+(?![A-Za-z'\u2019])")
 KNOWN_WORD_MIN_LOGPROB = -16.5
@@ -65,8 +90,13 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
 class TypoCorrector:
     """Corrects words that are not English towards the policy's vocabulary."""
 
-    def __init__(self, targets: Iterable[str], dictionary: Set[str], protect: Iterable[str],
-                 misspellings: Optional[Dict[str, str]] = None):
+    def __init__(
+        self,
+        targets: Iterable[str],
+        dictionary: AbstractSet[str],
+        protect: Iterable[str],
+        misspellings: Optional[Dict[str, str]] = None,
+    ):
         self.misspellings = {k.lower(): v for k, v in (misspellings or {}).items()}
         self.targets = sorted({t for t in targets if t.isalpha() and len(t) >= 3})
         self.known = set(dictionary) | set(self.targets) | set(protect)
@@ -138,7 +168,7 @@ class Assessment:
     def reported_by_urgency(self) -> List[Mention]:
         """The reported mentions, most urgent first (stable: text order within a level)."""
         reported = [m for m in self.mentions if m.status == "report"]
-        return sorted(reported, key=lambda m: -LEVEL_RANK[m.level])
+        return sorted(reported, key=lambda m: -triage_rank(m.level))
 
     @property
     def symptoms(self) -> List[str]:
@@ -175,13 +205,13 @@ def _lookups_json(name: str) -> Dict:
         return json.load(handle)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lemma_table() -> Dict[str, str]:
     """spaCy's English lookup lemmas (spacy-lookups-data): "swollen" -> "swell"."""
     return _lookups_json("lemma_lookup")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _english_words() -> FrozenSet[str]:
     """Words typo correction leaves alone: the lemma table's words and every
     word whose corpus log-probability (spacy-lookups-data lexeme_prob) is
@@ -220,7 +250,7 @@ class Detector:
         self.policy = policy
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
-        self.keys: KeyNormalizer = self.nlp.add_pipe("triage_keys")
+        self.keys = cast(KeyNormalizer, self.nlp.add_pipe("triage_keys"))
         self.group_by_label = {g.id: g for g in policy.groups}
         # Word sets the per-entity checks look words up in.
         self._people = set(policy.person_words)
@@ -236,20 +266,30 @@ class Detector:
         self.cues.add("REFERS_BACK", [self._compile(p) for p in policy.refers_back_patterns])
 
         # medspaCy ConText: its default rules plus the policy's.
-        from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
+        from medspacy.context import ConText, ConTextRule
 
-        self.context: ConText = self.nlp.add_pipe("medspacy_context", config={"rules": "default"})
+        self.context = cast(ConText, self.nlp.add_pipe("medspacy_context", config={"rules": "default"}))
         rules = []
         for spec in policy.context_rules:
             for pattern in spec.patterns:
-                rules.append(ConTextRule(
-                    literal=pattern, category=spec.category, direction=spec.direction,
-                    pattern=self._compile(pattern), max_scope=spec.max_scope,
-                ))
+                rules.append(
+                    ConTextRule(
+                        literal=pattern,
+                        category=spec.category,
+                        direction=spec.direction,
+                        pattern=self._compile(pattern),
+                        max_scope=spec.max_scope,
+                    )
+                )
         self.context.add(rules)
 
-        targets = {w for p in policy.all_patterns() for kind, item in parse_pattern(p) if kind in ("words", "exact")
-                   for w in item[0]} | set(policy.typo_extra_targets)
+        targets = {
+            w
+            for p in policy.all_patterns()
+            for kind, item in parse_pattern(p)
+            if kind in ("words", "exact")
+            for w in item[0]
+        } | set(policy.typo_extra_targets)
         self.typos = TypoCorrector(targets, _english_words(), policy.typo_protect, policy.typo_misspellings)
 
     # -- patterns
@@ -284,16 +324,17 @@ class Detector:
         doc = self.nlp.make_doc(self.typos.correct(text.lower()))
         for name, component in self.nlp.pipeline:
             if name == "medspacy_context":
-                doc.ents = self._symptom_spans(doc)
+                doc.ents = tuple(self._symptom_spans(doc))  # type: ignore[assignment]  # spaCy types ents as a 1-tuple
             doc = component(doc)
         return doc
 
     def _symptom_spans(self, doc: Doc) -> List[Span]:
-        spans = [Span(doc, start, end, label=self.nlp.vocab.strings[match_id])
-                 for match_id, start, end in self.symptoms(doc)]
+        spans = [
+            Span(doc, start, end, label=self.nlp.vocab.strings[match_id]) for match_id, start, end in self.symptoms(doc)
+        ]
         # Most urgent first, then longest: "lips are swelling" (emergency)
         # wins over "swelling" (mild).
-        spans.sort(key=lambda s: (-LEVEL_RANK[self.group_by_label[s.label_].level], -len(s), s.start))
+        spans.sort(key=lambda s: (-triage_rank(self.group_by_label[s.label_].level), -len(s), s.start))
         taken: Set[int] = set()
         chosen = []
         for span in spans:
@@ -326,14 +367,14 @@ class Detector:
                 return True
             break
         sent = clause.sent
-        last_clause = clause.end >= sent.end - 1 or all(t.is_punct for t in sent.doc[clause.end:sent.end])
+        last_clause = clause.end >= sent.end - 1 or all(t.is_punct for t in sent.doc[clause.end : sent.end])
         return last_clause and "?" in sent.text.rstrip()[-3:]
 
     def _has_person_anchor(self, span: Span, clause: Span) -> bool:
         window = self.policy.anchor_window
         start = max(clause.start, span.start - window)
         people = self._people
-        tokens = list(span.doc[start:span.end]) + list(span.doc[span.end:min(clause.end, span.end + 3)])
+        tokens = list(span.doc[start : span.end]) + list(span.doc[span.end : min(clause.end, span.end + 3)])
         for token in tokens:
             if token.lower_ in people or token.norm_ in people:
                 return True
@@ -363,7 +404,7 @@ class Detector:
         you call someone, her lips are swelling"). "can botox make my eyelid
         droop" has neither: "my" is the object's, in the trigger's clause."""
         start = max(after, ent.start - self.policy.anchor_window)
-        for token in ent.doc[start:ent.start]:
+        for token in ent.doc[start : ent.start]:
             if token.lower_ in self._pronouns:
                 return True
             if token.lower_ in self._possessives and token.i >= clause.start > after:
@@ -408,8 +449,9 @@ class Detector:
             if status == "question" and any(i > index for i in refers_back):
                 status = "report"  # "can botox cause X? because I have it right now"
             level = group.level
-            if (LEVEL_RANK[level] < LEVEL_RANK[self.policy.worsening_raise_to]
-                    and self._cue_in(cues, "WORSENING", ent.sent)):
+            if triage_rank(level) < triage_rank(self.policy.worsening_raise_to) and self._cue_in(
+                cues, "WORSENING", ent.sent
+            ):
                 level = self.policy.worsening_raise_to
             about = "other" if "FAMILY" in modifiers else "self"
             mentions.append(Mention(group.id, group.label, level, ent.text, index, status, about))
@@ -418,15 +460,15 @@ class Detector:
             statuses = {m.status for m in mentions}
             kind = next((k for k in ("negated", "historical", "question") if k in statuses), "none")
             return Assessment(None, "none", kind, "self", tuple(mentions))
-        top = max(LEVEL_RANK[m.level] for m in reported)
-        level = max(reported, key=lambda m: LEVEL_RANK[m.level]).level
+        top = max(triage_rank(m.level) for m in reported)
+        level = max(reported, key=lambda m: triage_rank(m.level)).level
         # Cite the topics of the most urgent symptoms first.
         cite: List[str] = []
-        for mention in sorted(reported, key=lambda m: -LEVEL_RANK[m.level]):
+        for mention in sorted(reported, key=lambda m: -triage_rank(m.level)):
             for topic in self.group_by_label[mention.group].cite:
                 if topic not in cite:
                     cite.append(topic)
-        about = "other" if all(m.about == "other" for m in reported if LEVEL_RANK[m.level] == top) else "self"
+        about = "other" if all(m.about == "other" for m in reported if triage_rank(m.level) == top) else "self"
         return Assessment(
             level=level,
             escalation=self.policy.levels[level].escalation,
@@ -437,7 +479,7 @@ class Detector:
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_detector() -> Detector:
     """The detector for the project's policy, built once per process."""
     return Detector(load_policy())

@@ -6,21 +6,20 @@ words; the cues that tell a report from a question. `load_policy()` refuses a
 policy that names an unknown level or topic or has a malformed pattern, so
 neither training nor the action server can start from a broken policy.
 """
+
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from actions.article import PROJECT_ROOT
-from actions.knowledge_base import ESCALATION_LEVELS as ESCALATIONS, KB_PATH
+from faq.contract import Escalation, TriageLevel
+from faq.settings import KB_PATH, POLICY_PATH
 
-POLICY_PATH = PROJECT_ROOT / "data" / "triage_policy.yml"
-
-LEVELS = ("emergency", "clinic", "mild")  # most urgent first
-LEVEL_RANK = {"mild": 1, "clinic": 2, "emergency": 3}
+LEVELS = tuple(level.value for level in TriageLevel)
+ESCALATIONS = tuple(escalation.value for escalation in Escalation)
 # GENERIC is ours: generic or curious questions ("can you get ...", "I read that ...").
 CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "HYPOTHETICAL", "GENERIC", "HISTORICAL", "FAMILY", "TERMINATE")
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE")
@@ -90,12 +89,12 @@ class Policy:
         return found
 
 
-def parse_pattern(pattern: str) -> List[Tuple[str, object]]:
+def parse_pattern(pattern: str) -> List[Tuple[str, Any]]:
     """The pattern mini-language (see the policy file's header) as a list of
     ("words" | "exact", ([alternatives], optional)) / ("any", None) / ("gap", n)
     items. "exact" (written =went|gone) matches the lowercase form only, not
     other inflections."""
-    items: List[Tuple[str, object]] = []
+    items: List[Tuple[str, Any]] = []
     for part in pattern.split():
         gap = GAP.match(part)
         if gap:
@@ -125,7 +124,7 @@ CITE = re.compile(r"^(?P<topic>[a-z0-9_]+)(?:#(?P<paragraph>\d+)\.(?P<sentence>\
 
 
 def parse_cite(cite: str) -> Tuple[str, Optional[Tuple[int, int]]]:
-    """"topic" (all its quotes) or "topic#paragraph.sentence" (that quote)."""
+    """ "topic" (all its quotes) or "topic#paragraph.sentence" (that quote)."""
     match = CITE.match(cite)
     if not match:
         raise PolicyError(f"cite {cite!r}: write topic_id or topic_id#paragraph.sentence")
@@ -136,8 +135,7 @@ def parse_cite(cite: str) -> Tuple[str, Optional[Tuple[int, int]]]:
 def _kb_quotes(path: Path = KB_PATH) -> Dict[str, List[Tuple[int, int]]]:
     """topic id -> (paragraph, sentence) of its quotes."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {t["id"]: [(q["paragraph"], q["sentence"]) for q in t.get("quotes", [])]
-            for t in raw.get("topics", [])}
+    return {t["id"]: [(q["paragraph"], q["sentence"]) for q in t.get("quotes", [])] for t in raw.get("topics", [])}
 
 
 def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str]:
@@ -212,8 +210,7 @@ def build_policy(raw: Dict) -> Policy:
         name: Level(
             name=name,
             escalation=raw["levels"][name]["escalation"],
-            advice=(" ".join(raw["levels"][name]["advice"].split())
-                    if raw["levels"][name].get("advice") else None),
+            advice=(" ".join(raw["levels"][name]["advice"].split()) if raw["levels"][name].get("advice") else None),
             answer=" ".join(raw["levels"][name]["answer"].split()),
         )
         for name in LEVELS
@@ -240,12 +237,13 @@ def build_policy(raw: Dict) -> Policy:
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
         typo_extra_targets=tuple(w.lower() for w in (raw.get("typo") or {}).get("extra_targets") or ()),
-        typo_misspellings={str(k).lower(): str(v).lower()
-                           for k, v in ((raw.get("typo") or {}).get("misspellings") or {}).items()},
+        typo_misspellings={
+            str(k).lower(): str(v).lower() for k, v in ((raw.get("typo") or {}).get("misspellings") or {}).items()
+        },
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_policy(path: Path = POLICY_PATH, kb_path: Path = KB_PATH) -> Policy:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     found = problems(raw, _kb_quotes(Path(kb_path)))

@@ -13,20 +13,22 @@ a `Reply` of type "triage":
     verbatim from the knowledge base, shown after the advice;
   - suggestions: talk to the clinic (and, below emergency, the article's topic).
 """
+
 import logging
 from typing import Dict, List, Optional
 
-from actions.clinic import Clinic
-from actions.knowledge_base import INTENT_PREFIX, KnowledgeBase, Quote
-from actions.replies import TALK_TO_PERSON, Reply
-from triage.policy import ESCALATIONS, LEVEL_RANK, Policy, load_policy, parse_cite
+from faq.clinic import Clinic
+from faq.contract import Escalation, ReplyType, TriageLevel
+from faq.knowledge_base import KnowledgeBase, Quote
+from faq.replies import TALK_TO_PERSON, Reply, topic_button
+from triage.policy import Policy, load_policy, parse_cite
 
 logger = logging.getLogger(__name__)
 
 # A report the NLU classified as `report_symptom` without a symptom the policy
 # knows ("something is wrong after my botox"): ask the clinic today, and name
 # the emergency signs. Clinic policy, not the article.
-UNKNOWN_SYMPTOM_LEVEL = "clinic"
+UNKNOWN_SYMPTOM_LEVEL = TriageLevel.CLINIC
 UNKNOWN_SYMPTOM_ANSWER = (
     "I'm sorry you're not feeling well. I can't tell from your message what is wrong. "
     "If you have trouble breathing or swallowing, swelling of the lips, tongue or throat, "
@@ -75,26 +77,26 @@ def _sentence_list(labels: List[str]) -> str:
 def _without_policy(triage: Optional[Dict]) -> Reply:
     """The policy file could not be read: still escalate, with clinic.yml's advice."""
     escalation = (triage or {}).get("escalation")
-    if escalation not in ESCALATIONS or escalation == "none":
-        escalation = "emergency" if (triage or {}).get("level") == "emergency" else "clinic"
-    return Reply(type="triage", answer=UNKNOWN_SYMPTOM_ANSWER, escalation=escalation,
-                 suggestions=[TALK_TO_PERSON])
+    if escalation not in list(Escalation) or escalation == Escalation.NONE:
+        emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
+        escalation = Escalation.EMERGENCY if emergency else Escalation.CLINIC
+    return Reply(
+        type=ReplyType.TRIAGE, answer=UNKNOWN_SYMPTOM_ANSWER, escalation=escalation, suggestions=[TALK_TO_PERSON]
+    )
 
 
-def triage_reply(
-    kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], policy: Optional[Policy] = None
-) -> Reply:
+def triage_reply(kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], policy: Optional[Policy] = None) -> Reply:
     if policy is None:
         try:
             policy = load_policy()
-        except Exception:  # noqa: BLE001 - a patient reporting symptoms still gets advice
+        except Exception:
             logger.exception("triage: policy could not be loaded; generic triage reply")
             return _without_policy(triage)
     level_name = (triage or {}).get("level")
-    if level_name not in LEVEL_RANK:
+    if triage is None or level_name not in list(TriageLevel):
         level = policy.levels[UNKNOWN_SYMPTOM_LEVEL]
         return Reply(
-            type="triage",
+            type=ReplyType.TRIAGE,
             answer=UNKNOWN_SYMPTOM_ANSWER,
             escalation=level.escalation,
             suggestions=[TALK_TO_PERSON],
@@ -110,10 +112,10 @@ def triage_reply(
     quotes = cited_quotes(kb, cites)
     topic = parse_cite(cites[0])[0] if quotes else None
     suggestions = [TALK_TO_PERSON]
-    if level_name != "emergency" and topic:
-        suggestions.append({"title": kb.topic(topic).title, "payload": f"/{INTENT_PREFIX}{topic}"})
+    if level_name != TriageLevel.EMERGENCY and topic:
+        suggestions.append(topic_button(kb, topic))
     return Reply(
-        type="triage",
+        type=ReplyType.TRIAGE,
         answer=answer,
         escalation=level.escalation,
         topic=topic,

@@ -5,6 +5,7 @@
 / is widget/demo/index.html, /botox-chat.js the widget. --server rewrites the
 page's data-server attribute so the demo talks to the given Rasa server.
 """
+
 import argparse
 import functools
 import http.server

@@ -1,6 +1,7 @@
 """scripts/conversations.py (retention purge, export, delete) on SQLite and on
 the PostgreSQL server of this machine (database botox_prod_test), through the
 real command line and Rasa's own SQLTrackerStore."""
+
 import asyncio
 import json
 import os
@@ -8,31 +9,41 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
-
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from servers import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = PROJECT_ROOT / "scripts" / "conversations.py"
 DAY = 86400
-POSTGRES = {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
-            "username": "postgres", "db": "botox_prod_test", "login_db": "test"}
+POSTGRES = {
+    "type": "SQL",
+    "dialect": "postgresql",
+    "url": "127.0.0.1",
+    "port": 5432,
+    "username": "postgres",
+    "db": "botox_prod_test",
+    "login_db": "test",
+}
 
 
 def _session(start: float, texts):
-    events = [ActionExecuted("action_session_start", timestamp=start),
-              SessionStarted(timestamp=start), ActionExecuted("action_listen", timestamp=start)]
+    events = [
+        ActionExecuted("action_session_start", timestamp=start),
+        SessionStarted(timestamp=start),
+        ActionExecuted("action_listen", timestamp=start),
+    ]
     for i, text in enumerate(texts):
         t = start + 10 * (i + 1)
-        events += [UserUttered(text, {"name": "greet", "confidence": 1.0}, timestamp=t),
-                   ActionExecuted("action_reply", timestamp=t + 1),
-                   BotUttered("reply", timestamp=t + 1),
-                   ActionExecuted("action_listen", timestamp=t + 2)]
+        events += [
+            UserUttered(text, {"name": "greet", "confidence": 1.0}, timestamp=t),
+            ActionExecuted("action_reply", timestamp=t + 1),
+            BotUttered("reply", timestamp=t + 1),
+            ActionExecuted("action_listen", timestamp=t + 2),
+        ]
     return events
 
 
@@ -50,7 +61,8 @@ def store_config(request, tmp_path):
     yield store, endpoints, prefix
     with store.session_scope() as session:
         session.query(store.SQLEvent).filter(store.SQLEvent.sender_id.like(prefix + "%")).delete(
-            synchronize_session=False)
+            synchronize_session=False
+        )
         session.commit()
     store.engine.dispose()
 
@@ -61,14 +73,21 @@ def _save(store, sender, events):
 
 def _events(store, sender):
     with store.session_scope() as session:
-        return [json.loads(r.data) for r in session.query(store.SQLEvent.data)
-                .filter(store.SQLEvent.sender_id == sender).order_by(store.SQLEvent.id)]
+        return [
+            json.loads(r.data)
+            for r in session.query(store.SQLEvent.data)
+            .filter(store.SQLEvent.sender_id == sender)
+            .order_by(store.SQLEvent.id)
+        ]
 
 
 def _cli(endpoints, *args, env=None):
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--endpoints", str(endpoints), *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **(env or {})},
     )
 

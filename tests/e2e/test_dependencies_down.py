@@ -6,15 +6,16 @@ forwarder of this test, so the test can "unplug" one engine without touching
 the shared servers: the patient gets the safe reply (emergency advice first
 for an emergency), and the conversation continues once the engine is back.
 """
+
 import socket
 import threading
 import time
 import uuid
 
 import pytest
-
-from actions.clinic import load_clinic
 from servers import RasaStack, payloads
+
+from faq.clinic import load_clinic
 
 PG_PORT, REDIS_PORT = 15432, 16379
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 10}}
@@ -88,13 +89,32 @@ class Forwarder:
 @pytest.fixture(scope="module")
 def setup():
     pg, redis = Forwarder(PG_PORT, 5432).start(), Forwarder(REDIS_PORT, 6379).start()
-    tracker_store = {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": PG_PORT,
-                     "username": "postgres", "db": "botox_prod_test", "login_db": "test"}
-    lock_store = {"type": "stores.redis_lock_store.AtomicRedisLockStore", "url": "127.0.0.1", "port": REDIS_PORT, "db": 1,
-                  "key_prefix": "botoxdown", "socket_timeout": 3}
+    tracker_store = {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "127.0.0.1",
+        "port": PG_PORT,
+        "username": "postgres",
+        "db": "botox_prod_test",
+        "login_db": "test",
+    }
+    lock_store = {
+        "type": "stores.redis_lock_store.AtomicRedisLockStore",
+        "url": "127.0.0.1",
+        "port": REDIS_PORT,
+        "db": 1,
+        "key_prefix": "botoxdown",
+        "socket_timeout": 3,
+    }
     try:
-        with RasaStack(5125, 5175, tracker_store=tracker_store, lock_store=lock_store,
-                       credentials=CHANNEL, env={"BOTOX_RATE_PER_MINUTE": "0"}) as stack:
+        with RasaStack(
+            5125,
+            5175,
+            tracker_store=tracker_store,
+            lock_store=lock_store,
+            credentials=CHANNEL,
+            env={"BOTOX_RATE_PER_MINUTE": "0"},
+        ) as stack:
             yield stack, pg, redis
     finally:
         pg.stop()

@@ -1,10 +1,10 @@
 """A patient's conversations over REST with the real Rasa server and action server."""
+
 import json
 import urllib.error
 import urllib.request
 
 import pytest
-
 from servers import RasaStack, payloads
 
 CLINIC_PHONE = "+1 555 0100"
@@ -79,10 +79,17 @@ def test_uncovered_questions_get_an_honest_fallback_citing_nothing(stack, questi
     assert "doesn't cover" in payload["text"] and CLINIC_PHONE in payload["text"]
 
 
-@pytest.mark.parametrize("bad", [
-    "", "???", "<script>alert(1)</script>", "🙂🙂🙂", "¿Es seguro ponerse bótox durante el embarazo?",
-    "botox " * 4000,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "???",
+        "<script>alert(1)</script>",
+        "🙂🙂🙂",
+        "¿Es seguro ponerse bótox durante el embarazo?",
+        "botox " * 4000,
+    ],
+)
 def test_bad_input_gets_a_safe_reply_and_the_conversation_goes_on(stack, bad, article):
     sender = f"bad-{abs(hash(bad))}"
     items = stack.send(sender, bad)

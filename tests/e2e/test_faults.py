@@ -8,6 +8,7 @@ One Rasa server (5115) + action server (5165) with the guarded REST channel:
 - no message text in either process's log at the default log level;
 - Rasa restarted -> the conversation resumes from the SQLite tracker store.
 """
+
 import json
 import signal
 import sqlite3
@@ -16,18 +17,19 @@ import urllib.error
 import urllib.request
 
 import pytest
-
-from actions.clinic import load_clinic
-from channels.guard import Guard, emergency_from_parse, safe_reply
 from servers import RasaStack, http_json, payloads
+
+from channels.guard import Guard, emergency_from_parse, safe_reply
+from faq.clinic import load_clinic
 
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 5}}  # production: 10
 MARKER = "zqxmarker"  # a word that must never reach a log
 SITE = "https://clinic.example"  # the only origin allowed by CORS here
-EMERGENCY = "I had Botox yesterday and now I can't breathe"  # tests/triage_cases.yml
+EMERGENCY = "I had Botox yesterday and now I can't breathe"  # tests/data/triage_cases.yml
 
 
 # ---- unit: the guard -------------------------------------------------------
+
 
 def test_token_bucket_burst_then_refill():
     now = [0.0]
@@ -58,8 +60,17 @@ def test_safe_reply_has_phone_and_emergency_number(reason):
     text, payload = safe_reply(reason)
     assert clinic.contact["phone"] in text and clinic.contact["emergency_number"] in text
     assert payload["text"] == text and payload["type"] == "fallback"
-    assert set(payload) >= {"type", "topic", "sources", "escalation", "text", "answer", "advice",
-                            "suggestions", "clinic"}
+    assert set(payload) >= {
+        "type",
+        "topic",
+        "sources",
+        "escalation",
+        "text",
+        "answer",
+        "advice",
+        "suggestions",
+        "clinic",
+    }
 
 
 def test_safe_reply_emergency_puts_advice_first():
@@ -73,18 +84,23 @@ def test_safe_reply_emergency_puts_advice_first():
 
 # ---- end to end -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stack():
-    with RasaStack(rasa_port=5115, action_port=5165, credentials=CHANNEL, extra_args=["--cors", SITE],
-                   env={"BOTOX_RATE_BURST": "5", "BOTOX_RATE_PER_MINUTE": "30"}) as s:
+    with RasaStack(
+        rasa_port=5115,
+        action_port=5165,
+        credentials=CHANNEL,
+        extra_args=["--cors", SITE],
+        env={"BOTOX_RATE_BURST": "5", "BOTOX_RATE_PER_MINUTE": "30"},
+    ) as s:
         yield s
 
 
 def _events(stack, sender):
     db = sqlite3.connect(stack.tracker_store["db"])
     try:
-        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id",
-                          (sender,)).fetchall()
+        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
     finally:
         db.close()
     return [(t, json.loads(d)) for t, d in rows]
@@ -166,7 +182,7 @@ def test_slow_action_server_gives_safe_reply_in_time(stack):
     import threading
 
     class Slow(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             time.sleep(8)
             body = json.dumps({"events": [], "responses": [{"text": "late answer"}]}).encode()
@@ -191,7 +207,8 @@ def test_slow_action_server_gives_safe_reply_in_time(stack):
         assert payload["type"] == "fallback" and load_clinic().contact["phone"] in payload["text"]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not any(
-                t == "bot" and d.get("text") == "late answer" for t, d in _events(stack, "slow-actions")):
+            t == "bot" and d.get("text") == "late answer" for t, d in _events(stack, "slow-actions")
+        ):
             time.sleep(0.5)
         assert any(t == "bot" and d.get("text") == "late answer" for t, d in _events(stack, "slow-actions"))
         assert "rest.message.late" in stack.log("rasa")
@@ -212,9 +229,14 @@ def test_http_api_is_off(stack):
 def test_cors_allows_only_the_configured_origin(stack):
     def allowed_origin(origin):
         request = urllib.request.Request(
-            f"{stack.url}/webhooks/rest/webhook", method="OPTIONS",
-            headers={"Origin": origin, "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type"})
+            f"{stack.url}/webhooks/rest/webhook",
+            method="OPTIONS",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.headers.get("Access-Control-Allow-Origin")
@@ -241,10 +263,12 @@ def test_cached_action_response_validation_accepts_and_rejects_as_rasa():
     action = RemoteAction("action_reply", None)
     assert getattr(RemoteAction._validate_action_result, "botox_cached", False)
     text, payload = safe_reply("error")
-    assert action._validate_action_result({
-        "events": [{"event": "slot", "name": "last_topic", "value": None}],
-        "responses": [{"text": text, "custom": payload}],
-    })
+    assert action._validate_action_result(
+        {
+            "events": [{"event": "slot", "name": "last_topic", "value": None}],
+            "responses": [{"text": text, "custom": payload}],
+        }
+    )
     with pytest.raises(ValidationError) as error:
         action._validate_action_result({"events": [{"no_event_key": 1}], "responses": []})
     assert "Failed to validate Action server response" in error.value.message

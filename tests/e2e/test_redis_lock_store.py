@@ -4,6 +4,7 @@ Many threads, each with its own store (its own connection, like separate Rasa
 instances), take tickets for one conversation at once: every ticket must be
 distinct and none may be lost. Rasa's own RedisLockStore loses tickets here.
 """
+
 import threading
 import uuid
 

@@ -7,6 +7,7 @@ bot (RasaStack) into SQLite and PostgreSQL, the review's figures checked against
 what the bot replied, and the report rendered in chromium (screenshot in
 tests/artifacts/).
 """
+
 import json
 import os
 import subprocess
@@ -18,15 +19,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from servers import ARTIFACTS, PROJECT_ROOT, RasaStack, payloads
 
 from review import cluster, figures, load, privacy
 from review.__main__ import main as review_main
-from servers import MODEL, PROJECT_ROOT, RasaStack, payloads
 
-ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SECRET = "test-secret-not-for-production"
 PG_DB = "botox_review_test"
 
@@ -42,43 +49,64 @@ T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc).timestamp()
 
 
 def user(text, intent, confidence, t, ranking=None, triage=None):
-    parse = {"text": text, "intent": {"name": intent, "confidence": confidence},
-             "intent_ranking": ranking or [{"name": intent, "confidence": confidence}], "entities": []}
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence},
+        "intent_ranking": ranking or [{"name": intent, "confidence": confidence}],
+        "entities": [],
+    }
     if triage:
         parse["triage"] = triage
     return {"event": "user", "timestamp": t, "text": text, "parse_data": parse}
 
 
 def bot(kind, t, topic=None, escalation="none", text="reply"):
-    return {"event": "bot", "timestamp": t, "text": text,
-            "data": {"custom": {"type": kind, "topic": topic, "escalation": escalation, "sources": []}}}
+    return {
+        "event": "bot",
+        "timestamp": t,
+        "text": text,
+        "data": {"custom": {"type": kind, "topic": topic, "escalation": escalation, "sources": []}},
+    }
 
 
 def session(t):
     return {"event": "session_started", "timestamp": t}
 
 
-FALLBACK_RANKING = [{"name": "nlu_fallback", "confidence": 0.6}, {"name": "ask_safety", "confidence": 0.41},
-                    {"name": "greet", "confidence": 0.2}]
+FALLBACK_RANKING = [
+    {"name": "nlu_fallback", "confidence": 0.6},
+    {"name": "ask_safety", "confidence": 0.41},
+    {"name": "greet", "confidence": 0.2},
+]
 
 EVENTS = {
     "alice": [
         session(T0),
-        user("is botox safe?", "ask_safety", 0.97, T0 + 1), bot("answer", T0 + 2, "safety", "routine"),
-        user("/tell_me_more", "tell_me_more", 1.0, T0 + 3), bot("answer", T0 + 4, "common_side_effects", "routine"),
-        user("capital of france?", "nlu_fallback", 0.6, T0 + 5, FALLBACK_RANKING), bot("fallback", T0 + 6),
+        user("is botox safe?", "ask_safety", 0.97, T0 + 1),
+        bot("answer", T0 + 2, "safety", "routine"),
+        user("/tell_me_more", "tell_me_more", 1.0, T0 + 3),
+        bot("answer", T0 + 4, "common_side_effects", "routine"),
+        user("capital of france?", "nlu_fallback", 0.6, T0 + 5, FALLBACK_RANKING),
+        bot("fallback", T0 + 6),
         # a new session the next day: a second conversation
         session(T0 + 86400),
-        user("hi", "greet", 0.7, T0 + 86401), bot("smalltalk", T0 + 86402),
+        user("hi", "greet", 0.7, T0 + 86401),
+        bot("smalltalk", T0 + 86402),
     ],
     "bob": [
         session(T0 + 100),
-        user("I can't breathe after botox", "report_symptom", 0.9, T0 + 101,
-             triage={"escalation": "emergency", "symptom": "breathing"}),
+        user(
+            "I can't breathe after botox",
+            "report_symptom",
+            0.9,
+            T0 + 101,
+            triage={"escalation": "emergency", "symptom": "breathing"},
+        ),
         bot("triage", T0 + 102, None, "emergency", text="Call 112 now."),
         user("what are serious complications", "ask_serious_complications", 0.65, T0 + 103),
         bot("answer", T0 + 104, "serious_complications", "clinic", text="Call the clinic today."),
-        user("/tell_me_more", "tell_me_more", 1.0, T0 + 105), bot("fallback", T0 + 106),
+        user("/tell_me_more", "tell_me_more", 1.0, T0 + 105),
+        bot("fallback", T0 + 106),
     ],
 }
 
@@ -86,11 +114,21 @@ EVENTS = {
 def test_turns_pair_each_message_with_its_replies():
     turns = figures.turns_from_events(EVENTS)
     assert [t.text for t in turns] == [
-        "is botox safe?", "/tell_me_more", "capital of france?", "I can't breathe after botox",
-        "what are serious complications", "/tell_me_more", "hi"]
+        "is botox safe?",
+        "/tell_me_more",
+        "capital of france?",
+        "I can't breathe after botox",
+        "what are serious complications",
+        "/tell_me_more",
+        "hi",
+    ]
     fallback = turns[2]
     assert (fallback.reply_type, fallback.intent, fallback.guessed_intent, fallback.confidence) == (
-        "fallback", "nlu_fallback", "ask_safety", 0.41)
+        "fallback",
+        "nlu_fallback",
+        "ask_safety",
+        0.41,
+    )
     assert turns[1].is_payload and turns[1].confidence is None
     assert turns[3].escalation == "emergency" and turns[3].triage["symptom"] == "breathing"
     assert [t.session for t in turns if t.sender == "alice"] == [1, 1, 1, 2]
@@ -132,9 +170,16 @@ def test_a_turn_without_reply_and_events_before_any_session():
 
 
 def test_grouping_puts_rewordings_together():
-    texts = ["can i get botox while pregnant?", "Can I get Botox while pregnant", "is botox ok when pregnant",
-             "what's the capital of france?", "capital of France", "how much does botox cost",
-             "what does botox cost at your clinic", "what's the weather tomorrow"]
+    texts = [
+        "can i get botox while pregnant?",
+        "Can I get Botox while pregnant",
+        "is botox ok when pregnant",
+        "what's the capital of france?",
+        "capital of France",
+        "how much does botox cost",
+        "what does botox cost at your clinic",
+        "what's the weather tomorrow",
+    ]
     groups = cluster.group_similar(texts)
     as_sets = [{texts[i] for i in g.members} for g in groups]
     assert set(texts[:3]) in as_sets
@@ -147,8 +192,13 @@ def test_grouping_puts_rewordings_together():
 
 def test_greedy_grouping_for_many_distinct_messages(monkeypatch):
     monkeypatch.setattr(cluster, "MAX_AGGLOMERATIVE", 3)
-    texts = ["can i get botox while pregnant?", "is botox ok when pregnant", "capital of france",
-             "what's the capital of france?", "how much does botox cost"]
+    texts = [
+        "can i get botox while pregnant?",
+        "is botox ok when pregnant",
+        "capital of france",
+        "what's the capital of france?",
+        "how much does botox cost",
+    ]
     as_sets = [{texts[i] for i in g.members} for g in cluster.group_similar(texts)]
     assert set(texts[2:4]) in as_sets and {"how much does botox cost"} in as_sets
 
@@ -165,16 +215,17 @@ def test_pseudonyms_are_stable_keyed_and_not_the_id(tmp_path, monkeypatch):
 
 
 def test_redaction_masks_contact_details():
-    assert privacy.redact("mail me at jane.doe@example.com or +44 7700 900123") == (
-        "mail me at [email] or [number]")
+    assert privacy.redact("mail me at jane.doe@example.com or +44 7700 900123") == ("mail me at [email] or [number]")
     assert privacy.redact("I had 2 units 3 days ago") == "I had 2 units 3 days ago"
 
 
 # --- the command on a generated tracker store -------------------------------------------
 
+
 def write_sqlite_store(tmp_path, conversations):
     """A SQLite tracker store (Rasa's schema) holding the given Rasa events."""
     from rasa.core.tracker_store import SQLTrackerStore
+
     from scripts.generate_conversations import write
 
     db = tmp_path / "conversations.db"
@@ -186,8 +237,22 @@ def write_sqlite_store(tmp_path, conversations):
 
 def run_review(tmp_path, endpoints, since, until, name="review"):
     out, nlu, js = tmp_path / f"{name}.html", tmp_path / f"{name}.yml", tmp_path / f"{name}.json"
-    code = review_main(["--endpoints", str(endpoints), "--since", str(since), "--until", str(until),
-                        "--out", str(out), "--nlu-out", str(nlu), "--json-out", str(js)])
+    code = review_main(
+        [
+            "--endpoints",
+            str(endpoints),
+            "--since",
+            str(since),
+            "--until",
+            str(until),
+            "--out",
+            str(out),
+            "--nlu-out",
+            str(nlu),
+            "--json-out",
+            str(js),
+        ]
+    )
     assert code == 0
     return out.read_text(), nlu.read_text(), json.loads(js.read_text())
 
@@ -212,7 +277,8 @@ def test_review_figures_match_the_generated_conversations(generated, tmp_path):
     assert data["escalations"] == {"routine": 0, "clinic": 0, "emergency": 0, **expected["escalations"]}
     assert {d: v["messages"] for d, v in data["per_day"].items() if v["messages"]} == expected["per_day_messages"]
     assert len(data["audited_escalations"]) == expected["escalations"].get("clinic", 0) + expected["escalations"].get(
-        "emergency", 0)
+        "emergency", 0
+    )
     # Rasa's reader accepts the candidates file; every unanswered wording is in it.
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
@@ -235,19 +301,30 @@ def test_generic_tracker_store_reader_agrees_with_the_sql_query(generated):
 
 
 def test_retention_window_hides_old_conversations_even_if_not_purged(tmp_path, monkeypatch):
-    from actions.clinic import load_clinic
-    from actions.knowledge_base import load_knowledge_base
+    import random
+
+    from faq.clinic import load_clinic
+    from faq.knowledge_base import load_knowledge_base
     from scripts.generate_conversations import conversation_events
 
-    import random
     kb, clinic = load_knowledge_base(), load_clinic()
     now = time.time()
     counts = Counter()
-    expected = {"messages": 0, "reply_types": Counter(), "answers_per_topic": Counter(), "escalations": Counter(),
-                "per_day_messages": counts}
+    expected = {
+        "messages": 0,
+        "reply_types": Counter(),
+        "answers_per_topic": Counter(),
+        "escalations": Counter(),
+        "per_day_messages": counts,
+    }
     old = conversation_events("old-sender", now - 40 * 86400, random.Random(1), kb, clinic, expected)
-    recent_expected = {"messages": 0, "reply_types": Counter(), "answers_per_topic": Counter(),
-                       "escalations": Counter(), "per_day_messages": Counter()}
+    recent_expected = {
+        "messages": 0,
+        "reply_types": Counter(),
+        "answers_per_topic": Counter(),
+        "escalations": Counter(),
+        "per_day_messages": Counter(),
+    }
     recent = conversation_events("recent-sender", now - 2 * 86400, random.Random(2), kb, clinic, recent_expected)
     endpoints = write_sqlite_store(tmp_path, [("old-sender", old), ("recent-sender", recent)])
     today = datetime.now(timezone.utc).date()
@@ -277,13 +354,16 @@ def test_retention_default_is_the_purge_commands(monkeypatch):
 
 def test_report_escapes_patient_text(tmp_path):
     now = time.time()
-    events = [session(now - 60),
-              user("<script>alert(1)</script> & <b>me</b>", "nlu_fallback", 0.6, now - 50, FALLBACK_RANKING),
-              bot("fallback", now - 49, text="<i>sorry</i>")]
+    events = [
+        session(now - 60),
+        user("<script>alert(1)</script> & <b>me</b>", "nlu_fallback", 0.6, now - 50, FALLBACK_RANKING),
+        bot("fallback", now - 49, text="<i>sorry</i>"),
+    ]
     from rasa.shared.core.events import Event
 
-    endpoints = write_sqlite_store(tmp_path, [("<img src=x onerror=alert(1)>", [Event.from_parameters(e)
-                                                                               for e in events])])
+    endpoints = write_sqlite_store(
+        tmp_path, [("<img src=x onerror=alert(1)>", [Event.from_parameters(e) for e in events])]
+    )
     today = datetime.now(timezone.utc).date()
     html, nlu, _ = run_review(tmp_path, endpoints, today - timedelta(days=1), today)
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;me" in html
@@ -294,10 +374,15 @@ def test_report_escapes_patient_text(tmp_path):
 
 def test_missing_sqlite_store_is_an_error_not_an_empty_report(tmp_path, capsys):
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(yaml.safe_dump({"tracker_store": {"type": "SQL", "dialect": "sqlite",
-                                                           "db": str(tmp_path / "nope.db")}}))
-    assert review_main(["--endpoints", str(endpoints), "--out", str(tmp_path / "r.html"),
-                        "--nlu-out", str(tmp_path / "c.yml")]) == 2
+    endpoints.write_text(
+        yaml.safe_dump({"tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "nope.db")}})
+    )
+    assert (
+        review_main(
+            ["--endpoints", str(endpoints), "--out", str(tmp_path / "r.html"), "--nlu-out", str(tmp_path / "c.yml")]
+        )
+        == 2
+    )
     assert "not found" in capsys.readouterr().err and not (tmp_path / "nope.db").exists()
 
 
@@ -319,26 +404,30 @@ E2E_MESSAGES = [
 
 
 def postgres_store():
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres",
-                                      connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {error}")
+    import psycopg2
+
+    # scripts/services.sh (make test) starts one when none is running.
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
         cursor.execute(f"CREATE DATABASE {PG_DB}")
     connection.close()
-    return {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432, "db": PG_DB,
-            "username": "postgres"}
+    return {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "127.0.0.1",
+        "port": 5432,
+        "db": PG_DB,
+        "username": "postgres",
+    }
 
 
 def screenshot(html: Path, png: Path, expected_cards):
     """Renders the report in chromium; checks it loads nothing and shows the figures."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not installed (scripts/install_browser.sh)")
+    from playwright import sync_api
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} not installed (scripts/install_browser.sh)"
     requests = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -358,7 +447,6 @@ def screenshot(html: Path, png: Path, expected_cards):
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
 
 
-@pytest.mark.skipif(not MODEL.exists(), reason="no trained model: make train")
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_review_of_conversations_through_the_running_bot(backend, tmp_path):
     store = postgres_store() if backend == "postgresql" else None
@@ -373,10 +461,29 @@ def test_review_of_conversations_through_the_running_bot(backend, tmp_path):
         out, nlu, js = tmp_path / "review.html", tmp_path / "candidates.yml", tmp_path / "review.json"
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "review", "--endpoints", str(endpoints), "--since", str(today - timedelta(1)),
-             "--until", str(today), "--out", str(out), "--nlu-out", str(nlu), "--json-out", str(js)],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
-            env={**os.environ, privacy.SECRET_ENV: SECRET})
+            [
+                sys.executable,
+                "-m",
+                "review",
+                "--endpoints",
+                str(endpoints),
+                "--since",
+                str(today - timedelta(1)),
+                "--until",
+                str(today),
+                "--out",
+                str(out),
+                "--nlu-out",
+                str(nlu),
+                "--json-out",
+                str(js),
+            ],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, privacy.SECRET_ENV: SECRET},
+        )
         elapsed = time.perf_counter() - started
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(js.read_text())
@@ -387,11 +494,24 @@ def test_review_of_conversations_through_the_running_bot(backend, tmp_path):
     levels = Counter(p["escalation"] for _, _, p in replies if p["escalation"] != "none")
     audited = [(text, p) for _, text, p in replies if p["escalation"] in ("clinic", "emergency")]
     unanswered = [text for _, text, p in replies if p["type"] == "fallback" and not text.startswith("/")]
-    report = {"backend": backend, "review_seconds": round(elapsed, 1),
-              "replies": [(text, p["type"], p["topic"], p["escalation"]) for _, text, p in replies],
-              "figures": {k: data[k] for k in ("conversations", "messages", "fallbacks", "fallback_rate",
-                                               "reply_types", "answers_per_topic", "escalations")},
-              "groups": data["unanswered_groups"]}
+    report = {
+        "backend": backend,
+        "review_seconds": round(elapsed, 1),
+        "replies": [(text, p["type"], p["topic"], p["escalation"]) for _, text, p in replies],
+        "figures": {
+            k: data[k]
+            for k in (
+                "conversations",
+                "messages",
+                "fallbacks",
+                "fallback_rate",
+                "reply_types",
+                "answers_per_topic",
+                "escalations",
+            )
+        },
+        "groups": data["unanswered_groups"],
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"review-{backend}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
@@ -406,21 +526,34 @@ def test_review_of_conversations_through_the_running_bot(backend, tmp_path):
     assert data["answers_per_topic"] == dict(topics)
     assert {k: v for k, v in data["escalations"].items() if v} == dict(levels)
     assert [(a["text"], a["escalation"], a["reply"]) for a in data["audited_escalations"]] == [
-        (text, p["escalation"], p["text"]) for text, p in audited]
+        (text, p["escalation"], p["text"]) for text, p in audited
+    ]
     assert sorted(w for g in data["unanswered_groups"] for w, n in g["wordings"] for _ in range(n)) == sorted(
-        unanswered)
+        unanswered
+    )
     # The emergency: asserted only when the bot itself escalated it (triage may not be deployed).
     emergency = [p for _, text, p in replies if text.startswith("I had botox yesterday")][0]
     if emergency["escalation"] == "emergency":
-        assert any(a["text"].startswith("I had botox yesterday") and a["escalation"] == "emergency"
-                   for a in data["audited_escalations"])
+        assert any(
+            a["text"].startswith("I had botox yesterday") and a["escalation"] == "emergency"
+            for a in data["audited_escalations"]
+        )
     # Privacy: no raw sender id anywhere in the outputs.
     for sender in {s for s, _ in E2E_MESSAGES}:
         assert sender not in html and sender not in js.read_text() and sender not in nlu.read_text()
     for text in unanswered:
         assert text in nlu.read_text()
 
-    screenshot(out, ARTIFACTS / f"review-{backend}.png", {
-        "conversations": len({s for s, _ in E2E_MESSAGES}), "messages": len(E2E_MESSAGES),
-        "answers": types["answer"], "fallbacks": types["fallback"], "emergency": levels["emergency"],
-        "clinic": levels["clinic"], "routine": levels["routine"]})
+    screenshot(
+        out,
+        ARTIFACTS / f"review-{backend}.png",
+        {
+            "conversations": len({s for s, _ in E2E_MESSAGES}),
+            "messages": len(E2E_MESSAGES),
+            "answers": types["answer"],
+            "fallbacks": types["fallback"],
+            "emergency": levels["emergency"],
+            "clinic": levels["clinic"],
+            "routine": levels["routine"],
+        },
+    )

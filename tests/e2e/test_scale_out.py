@@ -5,6 +5,7 @@ SQLTrackerStore on the PostgreSQL of this machine (database botox_prod_test,
 created from `test` by Rasa's login_db) and Rasa's RedisLockStore (Redis db 1,
 key prefix botoxtest). The guarded REST channel as in production.
 """
+
 import json
 import signal
 import threading
@@ -14,13 +15,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
-
 from servers import RasaStack, payloads
 
-POSTGRES = {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": 5432,
-            "username": "postgres", "db": "botox_prod_test", "login_db": "test"}
-REDIS = {"type": "stores.redis_lock_store.AtomicRedisLockStore",  # Rasa's own loses tickets
-         "url": "127.0.0.1", "port": 6379, "db": 1, "key_prefix": "botoxtest"}
+POSTGRES = {
+    "type": "SQL",
+    "dialect": "postgresql",
+    "url": "127.0.0.1",
+    "port": 5432,
+    "username": "postgres",
+    "db": "botox_prod_test",
+    "login_db": "test",
+}
+REDIS = {
+    "type": "stores.redis_lock_store.AtomicRedisLockStore",  # Rasa's own loses tickets
+    "url": "127.0.0.1",
+    "port": 6379,
+    "db": 1,
+    "key_prefix": "botoxtest",
+}
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 30}}
 # The concurrency test sends bursts to one conversation: no rate limit here.
 ENV = {"BOTOX_RATE_PER_MINUTE": "0"}
@@ -30,8 +42,9 @@ SAFETY, SIDE_EFFECTS = "is botox safe?", "what are the common side effects of bo
 @pytest.fixture(scope="module")
 def pair():
     a = RasaStack(5505, 5555, tracker_store=POSTGRES, lock_store=REDIS, credentials=CHANNEL, env=ENV)
-    b = RasaStack(5506, 5555, tracker_store=POSTGRES, lock_store=REDIS, credentials=CHANNEL, env=ENV,
-                  start_actions=False)
+    b = RasaStack(
+        5506, 5555, tracker_store=POSTGRES, lock_store=REDIS, credentials=CHANNEL, env=ENV, start_actions=False
+    )
     try:
         a.start_action_server()
         errors = []
@@ -66,8 +79,9 @@ def _sender(name):
 
 def _events(db, sender):
     with db.connect() as conn:
-        rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
-                            {"s": sender}).fetchall()
+        rows = conn.execute(
+            sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+        ).fetchall()
     return [json.loads(r[0]) for r in rows]
 
 
@@ -100,8 +114,7 @@ def test_conversation_alternates_between_instances(pair, db):
     back = payloads(b.send(sender, "where does it say that?"))[0]
     assert back["topic"] == more["topic"]
     turns = _turns(_events(db, sender))
-    assert [t for t, _ in turns] == [SAFETY, "where does it say that?", "tell me more",
-                                     "where does it say that?"]
+    assert [t for t, _ in turns] == [SAFETY, "where does it say that?", "tell me more", "where does it say that?"]
     assert all(bots for _, bots in turns)
 
 

@@ -1,6 +1,7 @@
 """End to end: a real Rasa server (with the real action server) gets webhook
 updates as Telegram sends them, and talks back to a fake Bot API server on
 127.0.0.1 (tests/fake_telegram.py); the tests check what the bot sent."""
+
 import json
 import re
 import urllib.error
@@ -9,12 +10,11 @@ from itertools import count
 
 import pytest
 import yaml
-
 from fake_telegram import FakeTelegram
 from servers import PROJECT_ROOT, RasaStack, http_json
 
-from actions.knowledge_base import load_knowledge_base
 from channels.telegram_format import SIREN, escape
+from faq.knowledge_base import load_knowledge_base
 
 RASA_PORT, ACTION_PORT = 5405, 5455
 TOKEN = "123456:E2E-token_xyz"
@@ -32,9 +32,13 @@ def fake():
 
 @pytest.fixture(scope="module")
 def stack(fake):
-    credentials = {"channels.telegram.TelegramInput": {
-        "token": TOKEN, "secret_token": SECRET, "api_base_url": fake.url,
-    }}
+    credentials = {
+        "channels.telegram.TelegramInput": {
+            "token": TOKEN,
+            "secret_token": SECRET,
+            "api_base_url": fake.url,
+        }
+    }
     with RasaStack(RASA_PORT, ACTION_PORT, credentials=credentials, extra_args=["--enable-api"]) as s:
         yield s
 
@@ -62,8 +66,13 @@ def private_chat(chat_id):
 
 def update(chat, **message):
     n = next(_ids)
-    body = {"message_id": n, "date": 1700000000 + n, "chat": chat,
-            "from": {"id": abs(chat["id"]), "is_bot": False, "first_name": "Pat"}, **message}
+    body = {
+        "message_id": n,
+        "date": 1700000000 + n,
+        "chat": chat,
+        "from": {"id": abs(chat["id"]), "is_bot": False, "first_name": "Pat"},
+        **message,
+    }
     return {"update_id": 900000 + n, "message": body}
 
 
@@ -110,11 +119,16 @@ def test_inline_button_callback_is_answered_and_handled(stack, fake):
     [answer] = sent_to(fake, 5002)
     fake.clear()
     button = next(b for b in buttons(answer) if b["text"] == "Tell me more")
-    callback = {"update_id": 910000, "callback_query": {
-        "id": "cbq-e2e-1", "chat_instance": "42", "data": button["callback_data"],
-        "from": {"id": 5002, "is_bot": False, "first_name": "Pat"},
-        "message": {"message_id": 777, "date": 1700000000, "chat": chat, "text": "..."},
-    }}
+    callback = {
+        "update_id": 910000,
+        "callback_query": {
+            "id": "cbq-e2e-1",
+            "chat_instance": "42",
+            "data": button["callback_data"],
+            "from": {"id": 5002, "is_bot": False, "first_name": "Pat"},
+            "message": {"message_id": 777, "date": 1700000000, "chat": chat, "text": "..."},
+        },
+    }
     assert post(callback) == 200
     assert fake.methods()[0] == "answerCallbackQuery"
     assert fake.calls("answerCallbackQuery") == [{"callback_query_id": "cbq-e2e-1"}]
@@ -135,13 +149,28 @@ def test_start_greets_and_help_explains(stack, fake):
     assert "How I can help" in help_call["text"] and help_call["parse_mode"] == "HTML"
 
 
-@pytest.mark.parametrize("message", [
-    {"sticker": {"file_id": "CAAC", "file_unique_id": "u", "width": 512, "height": 512,
-                 "is_animated": False, "is_video": False, "type": "regular", "emoji": "\U0001F44D"}},
-    {"photo": [{"file_id": "AgAC", "file_unique_id": "p", "width": 90, "height": 67}],
-     "caption": "is this normal?"},
-    {"voice": {"file_id": "AwAC", "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg"}},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {
+            "sticker": {
+                "file_id": "CAAC",
+                "file_unique_id": "u",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+                "emoji": "\U0001f44d",
+            }
+        },
+        {
+            "photo": [{"file_id": "AgAC", "file_unique_id": "p", "width": 90, "height": 67}],
+            "caption": "is this normal?",
+        },
+        {"voice": {"file_id": "AwAC", "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg"}},
+    ],
+)
 def test_media_gets_a_short_polite_reply(stack, fake, message):
     chat = private_chat(5004)
     assert post(update(chat, **message)) == 200
@@ -168,10 +197,16 @@ def test_edited_messages_and_group_chats_never_error(stack, fake):
 def test_forged_or_missing_secret_gets_403_and_reaches_nothing(stack, fake, secret):
     chat = private_chat(5007)
     assert post(update(chat, text="is botox safe?"), secret=secret) == 403
-    callback = {"update_id": 920000, "callback_query": {
-        "id": "cbq-forged", "chat_instance": "1", "data": "/handoff",
-        "from": {"id": 5007, "is_bot": False, "first_name": "X"},
-        "message": {"message_id": 1, "date": 1700000000, "chat": chat, "text": "..."}}}
+    callback = {
+        "update_id": 920000,
+        "callback_query": {
+            "id": "cbq-forged",
+            "chat_instance": "1",
+            "data": "/handoff",
+            "from": {"id": 5007, "is_bot": False, "first_name": "X"},
+            "message": {"message_id": 1, "date": 1700000000, "chat": chat, "text": "..."},
+        },
+    }
     assert post(callback, secret=secret) == 403
     assert fake.records == []
     assert user_texts(stack, 5007) == []
@@ -191,12 +226,6 @@ def test_redelivered_update_is_answered_once(stack, fake):
     assert len(sent_to(fake, 5010)) == 1
 
 
-def _triage_in_pipeline() -> bool:
-    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())
-    return any("triage" in str(step.get("name", "")).lower() for step in config.get("pipeline", []))
-
-
-@pytest.mark.skipif(not _triage_in_pipeline(), reason="triage component not in config.yml yet")
 def test_emergency_advice_comes_first_and_bold(stack, fake):
     chat = private_chat(5009)
     assert post(update(chat, text="I had botox yesterday and now I can't breathe")) == 200

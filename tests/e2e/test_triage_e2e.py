@@ -1,13 +1,14 @@
 """Symptom triage end to end (issue 3): the real Rasa server (with
 triage.component.TriageClassifier in its pipeline) and the real action server.
 """
+
 import json
 import sqlite3
 
 import pytest
-
-from actions.clinic import load_clinic
 from servers import RasaStack, payloads
+
+from faq.clinic import load_clinic
 
 EMERGENCY_ADVICE = load_clinic().advice("emergency")
 
@@ -28,9 +29,7 @@ def first_payload(stack, sender, text):
 def tracker_events(stack, sender):
     db = sqlite3.connect(str(stack.workdir / "conversations.db"))
     try:
-        rows = db.execute(
-            "SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
-        ).fetchall()
+        rows = db.execute("SELECT type_name, data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
     finally:
         db.close()
     return [(kind, json.loads(data)) for kind, data in rows]
@@ -47,7 +46,9 @@ def test_emergency_report_in_the_second_turn_overrides_the_conversation(stack):
     # The very first thing the channel shows is the emergency advice.
     assert items[0]["text"].startswith(EMERGENCY_ADVICE)
     # The article's relevant sentence comes after the advice, verbatim.
-    quote = "More serious complications include allergic reactions, shortness of breath, and headache or flu-like symptoms."
+    quote = (
+        "More serious complications include allergic reactions, shortness of breath, and headache or flu-like symptoms."
+    )
     assert quote in [s["quote"] for s in payload["sources"]]
     assert payload["text"].index(quote) > payload["text"].index(EMERGENCY_ADVICE)
 
@@ -87,7 +88,9 @@ def test_clinic_and_mild_levels(stack):
 
 
 def test_negation_is_not_triaged(stack):
-    _, payload = first_payload(stack, "triage-e2e-6", "I don't have any symptoms, I'm just curious about allergic reactions")
+    _, payload = first_payload(
+        stack, "triage-e2e-6", "I don't have any symptoms, I'm just curious about allergic reactions"
+    )
     assert payload["type"] != "triage"
 
 
@@ -96,16 +99,18 @@ def test_trained_nlu_agrees_with_the_triage_sets():
     with a level is a report_symptom with that level; no held-out FAQ
     question and no question/negation becomes report_symptom."""
     import asyncio
-    from pathlib import Path
 
     from rasa.core.agent import Agent
+    from servers import MODEL, TEST_DATA
 
-    from servers import MODEL
     from triage.evaluate import load_cases
 
-    tests = Path(__file__).resolve().parent
-    cases = [c for name in ("triage_cases.yml", "triage_cases_second.yml", "nlu_heldout.yml")
-             for c in load_cases(tests / name)]
+    tests = TEST_DATA
+    cases = [
+        c
+        for name in ("triage_cases.yml", "triage_cases_second.yml", "nlu_heldout.yml")
+        for c in load_cases(tests / name)
+    ]
 
     async def parse_all():
         agent = Agent.load(str(MODEL))

@@ -5,6 +5,7 @@
         ...  # point the bot at api.url (api_base_url)
         api.calls("sendMessage")  # -> [params, ...]
 """
+
 import json
 import threading
 import time
@@ -65,8 +66,7 @@ class FakeTelegram:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -89,10 +89,16 @@ class FakeTelegram:
             with self.lock:
                 self._message_id += 1
                 message_id = self._message_id
-            return 200, {"ok": True, "result": {
-                "message_id": message_id, "from": BOT_USER, "date": int(time.time()),
-                "chat": {"id": int(params["chat_id"]), "type": "private"}, "text": params["text"],
-            }}
+            return 200, {
+                "ok": True,
+                "result": {
+                    "message_id": message_id,
+                    "from": BOT_USER,
+                    "date": int(time.time()),
+                    "chat": {"id": int(params["chat_id"]), "type": "private"},
+                    "text": params["text"],
+                },
+            }
         if method == "answerCallbackQuery":
             return 200, {"ok": True, "result": True}
         if method == "getMe":
@@ -107,8 +113,7 @@ class FakeTelegram:
             return 200, {"ok": True, "result": True, "description": "Webhook was deleted"}
         if method == "getWebhookInfo":
             with self.lock:
-                info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                        "pending_update_count": 0}
+                info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
                 if self.webhook.get("allowed_updates"):
                     info["allowed_updates"] = self.webhook["allowed_updates"]
             return 200, {"ok": True, "result": info}

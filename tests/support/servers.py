@@ -6,6 +6,7 @@
 Each stack writes its own endpoints file (action server URL, tracker store) in
 a temporary folder, so tests never touch the project's conversations.db.
 """
+
 import json
 import os
 import signal
@@ -20,7 +21,9 @@ from typing import Dict, List, Optional
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TEST_DATA = PROJECT_ROOT / "tests" / "data"
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180
@@ -28,9 +31,7 @@ START_TIMEOUT_S = 180
 
 def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, headers=None) -> object:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
-    )
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -74,14 +75,15 @@ class RasaStack:
         self.rasa_port, self.action_port = rasa_port, action_port
         self.workdir = Path(tempfile.mkdtemp(prefix=f"rasa-{rasa_port}-"))
         self.tracker_store = tracker_store or {
-            "type": "SQL", "dialect": "sqlite", "db": str(self.workdir / "conversations.db"),
+            "type": "SQL",
+            "dialect": "sqlite",
+            "db": str(self.workdir / "conversations.db"),
         }
         self.lock_store = lock_store
         # Default: the project's own channels, as `make run` serves them.
         self.credentials = credentials or yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
         self.extra_args = list(extra_args)
-        self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
-                    **(env or {})}
+        self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         self.start_actions = start_actions
         self.processes: Dict[str, subprocess.Popen] = {}
 
@@ -92,7 +94,11 @@ class RasaStack:
     def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
-            args, cwd=PROJECT_ROOT, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            args,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes[name] = process
@@ -113,11 +119,22 @@ class RasaStack:
             endpoints["lock_store"] = self.lock_store
         (self.workdir / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
         (self.workdir / "credentials.yml").write_text(yaml.safe_dump(self.credentials))
-        process = self._spawn("rasa", [
-            str(BIN / "rasa"), "run", "--model", str(MODEL), "--port", str(self.rasa_port),
-            "--endpoints", str(self.workdir / "endpoints.yml"),
-            "--credentials", str(self.workdir / "credentials.yml"), *self.extra_args,
-        ])
+        process = self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                str(MODEL),
+                "--port",
+                str(self.rasa_port),
+                "--endpoints",
+                str(self.workdir / "endpoints.yml"),
+                "--credentials",
+                str(self.workdir / "credentials.yml"),
+                *self.extra_args,
+            ],
+        )
         wait_until_up(self.url + "/", process, self.workdir / "rasa.log")
 
     def start(self) -> "RasaStack":

@@ -1,4 +1,5 @@
 """action_reply on a tracker, as the action server runs it (financial-demo style)."""
+
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -9,8 +10,14 @@ from actions.actions import ActionReply
 
 def tracker(intent, text, slots=None):
     return Tracker(
-        sender_id="test", slots=slots or {}, latest_message={"intent": {"name": intent}, "text": text},
-        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+        sender_id="test",
+        slots=slots or {},
+        latest_message={"intent": {"name": intent}, "text": text},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
     )
 
 

@@ -1,11 +1,14 @@
 """The Telegram channel in-process (channels/telegram.py) against the fake
 Bot API (tests/fake_telegram.py): updates it can't use, callbacks, failures,
 configuration; and scripts/telegram_webhook.py."""
+
 import subprocess
 import sys
 
 import pytest
 import pytest_asyncio
+from fake_telegram import FakeTelegram
+from servers import PROJECT_ROOT
 
 from channels.telegram import (
     EDITED_REPLY,
@@ -16,8 +19,7 @@ from channels.telegram import (
     TelegramInput,
 )
 from channels.telegram_format import escape
-from fake_telegram import FakeTelegram
-from servers import PROJECT_ROOT
+from faq.settings import Settings
 
 TOKEN = "123456:TEST-token_abc"
 SECRET = "s3cret-Webhook_token"
@@ -50,12 +52,21 @@ class Bot:
         if self.fail:
             raise RuntimeError("action server down")
         if self.reply:
-            await message.output_channel.send_response(message.sender_id, {
-                "text": "Answer <1>",
-                "custom": {"type": "answer", "text": "Answer <1>", "answer": "Answer <1>",
-                           "escalation": "none", "advice": None, "sources": [],
-                           "suggestions": [{"title": "Tell me more", "payload": "/tell_me_more"}]},
-            })
+            await message.output_channel.send_response(
+                message.sender_id,
+                {
+                    "text": "Answer <1>",
+                    "custom": {
+                        "type": "answer",
+                        "text": "Answer <1>",
+                        "answer": "Answer <1>",
+                        "escalation": "none",
+                        "advice": None,
+                        "sources": [],
+                        "suggestions": [{"title": "Tell me more", "payload": "/tell_me_more"}],
+                    },
+                },
+            )
 
 
 def message(text=None, chat=PRIVATE, **extra):
@@ -91,13 +102,16 @@ async def test_start_is_the_greeting_and_help_is_answered_by_the_channel(channel
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("extra", [
-    {"sticker": {"file_id": "x", "emoji": "\U0001F600"}},
-    {"photo": [{"file_id": "p", "width": 90, "height": 90}], "caption": "my bruise"},
-    {"voice": {"file_id": "v", "duration": 3}},
-    {"document": {"file_id": "d"}},
-    {"location": {"latitude": 1.0, "longitude": 2.0}},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"sticker": {"file_id": "x", "emoji": "\U0001f600"}},
+        {"photo": [{"file_id": "p", "width": 90, "height": 90}], "caption": "my bruise"},
+        {"voice": {"file_id": "v", "duration": 3}},
+        {"document": {"file_id": "d"}},
+        {"location": {"latitude": 1.0, "longitude": 2.0}},
+    ],
+)
 async def test_media_gets_a_polite_reply_and_never_reaches_the_bot(channel, fake, extra):
     bot = Bot()
     await channel.handle_update(message(**extra), bot)
@@ -130,14 +144,17 @@ async def test_groups_get_commands_answered_and_nothing_else(channel, fake):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("update", [
-    {"update_id": 5, "channel_post": {"message_id": 1, "chat": {"id": -1, "type": "channel"}, "text": "x"}},
-    {"update_id": 6, "my_chat_member": {"chat": PRIVATE}},
-    {"update_id": 7, "inline_query": {"id": "1", "from": USER, "query": "botox"}},
-    {"update_id": 8},
-    {"update_id": 9, "message": "not a dict"},
-    {"update_id": 10, "message": {"message_id": 1, "chat": PRIVATE, "pinned_message": {}}},
-])
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 5, "channel_post": {"message_id": 1, "chat": {"id": -1, "type": "channel"}, "text": "x"}},
+        {"update_id": 6, "my_chat_member": {"chat": PRIVATE}},
+        {"update_id": 7, "inline_query": {"id": "1", "from": USER, "query": "botox"}},
+        {"update_id": 8},
+        {"update_id": 9, "message": "not a dict"},
+        {"update_id": 10, "message": {"message_id": 1, "chat": PRIVATE, "pinned_message": {}}},
+    ],
+)
 async def test_updates_we_cant_use_are_ignored_silently(channel, fake, update):
     bot = Bot()
     await channel.handle_update(update, bot)
@@ -145,10 +162,16 @@ async def test_updates_we_cant_use_are_ignored_silently(channel, fake, update):
 
 
 def callback(data, chat=PRIVATE):
-    return {"update_id": 2, "callback_query": {
-        "id": "cbq-1", "from": USER, "chat_instance": "ci", "data": data,
-        "message": {"message_id": 101, "date": 1700000000, "chat": chat, "text": "earlier answer"},
-    }}
+    return {
+        "update_id": 2,
+        "callback_query": {
+            "id": "cbq-1",
+            "from": USER,
+            "chat_instance": "ci",
+            "data": data,
+            "message": {"message_id": 101, "date": 1700000000, "chat": chat, "text": "earlier answer"},
+        },
+    }
 
 
 @pytest.mark.asyncio
@@ -182,43 +205,55 @@ async def test_the_patient_gets_the_safe_fallback_when_the_bot_fails(channel, fa
 
 @pytest.mark.asyncio
 async def test_html_rejected_by_telegram_is_resent_as_plain_text(channel, fake):
-    fake.fail_next["sendMessage"] = (400, {"ok": False, "error_code": 400,
-                                           "description": "Bad Request: can't parse entities"})
+    fake.fail_next["sendMessage"] = (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"},
+    )
     await channel.handle_update(message("is botox safe?"), Bot())
     first, second = fake.calls("sendMessage")
     assert first["parse_mode"] == "HTML"
     assert second == {"chat_id": "4242", "text": "Answer <1>"}
 
 
-def test_settings_come_from_credentials_then_environment(monkeypatch):
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "env-token")
-    monkeypatch.setenv("TELEGRAM_SECRET_TOKEN", "env-secret")
-    monkeypatch.delenv("TELEGRAM_API_BASE_URL", raising=False)
-    from_env = TelegramInput.from_credentials(None)
+def test_settings_come_from_credentials_then_environment():
+    env = Settings.from_env({"TELEGRAM_BOT_TOKEN": "env-token", "TELEGRAM_SECRET_TOKEN": "env-secret"})
+    from_env = TelegramInput.from_credentials(None, env)
     assert (from_env.token, from_env.secret_token, from_env.api_base_url) == (
-        "env-token", "env-secret", "https://api.telegram.org")
+        "env-token",
+        "env-secret",
+        "https://api.telegram.org",
+    )
     assert from_env.problem is None
     given = TelegramInput.from_credentials({"token": "t", "secret_token": "s", "api_base_url": "http://x:1"})
     assert (given.token, given.secret_token, given.api_base_url) == ("t", "s", "http://x:1")
 
 
-def test_without_token_or_secret_the_channel_loads_but_is_disabled(monkeypatch):
-    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOKEN", "TELEGRAM_API_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    assert "no bot token" in TelegramInput.from_credentials({}).problem
-    assert "no webhook secret" in TelegramInput.from_credentials({"token": "t"}).problem
-    assert "may only use" in TelegramInput.from_credentials({"token": "t", "secret_token": "a b"}).problem
-    assert TelegramInput.from_credentials({}).get_output_channel() is None
+def test_without_token_or_secret_the_channel_loads_but_is_disabled():
+    empty = Settings.from_env({})
+    assert "no bot token" in TelegramInput.from_credentials({}, empty).problem
+    assert "no webhook secret" in TelegramInput.from_credentials({"token": "t"}, empty).problem
+    assert "may only use" in TelegramInput.from_credentials({"token": "t", "secret_token": "a b"}, empty).problem
+    assert TelegramInput.from_credentials({}, empty).get_output_channel() is None
 
 
 def run_script(*args, env=None):
-    return subprocess.run([sys.executable, "scripts/telegram_webhook.py", *args], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "scripts/telegram_webhook.py", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_webhook_script_sets_and_deletes_with_the_secret(fake):
-    env = {"PATH": "/usr/bin:/bin", "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_SECRET_TOKEN": SECRET,
-           "TELEGRAM_API_BASE_URL": fake.url}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_SECRET_TOKEN": SECRET,
+        "TELEGRAM_API_BASE_URL": fake.url,
+    }
     done = run_script("set", "--url", "https://bot.example.org", env=env)
     assert done.returncode == 0, done.stderr
     assert TOKEN not in done.stdout + done.stderr
@@ -238,10 +273,14 @@ def test_webhook_script_refuses_unsafe_settings(fake):
     assert run_script("set", "--url", "http://bot.example.org", env=env).returncode == 1  # not https
     wrong = run_script("set", "--url", "https://bot.example.org", "--token", "999:wrong", env=env)
     assert wrong.returncode == 1 and "Unauthorized" in wrong.stderr and "999:wrong" not in wrong.stderr
-    assert fake.calls("setWebhook") == [{"url": "https://bot.example.org/webhooks/telegram/webhook",
-                                         "secret_token": SECRET,
-                                         "allowed_updates": ["message", "callback_query"],
-                                         "drop_pending_updates": False}]
+    assert fake.calls("setWebhook") == [
+        {
+            "url": "https://bot.example.org/webhooks/telegram/webhook",
+            "secret_token": SECRET,
+            "allowed_updates": ["message", "callback_query"],
+            "drop_pending_updates": False,
+        }
+    ]
 
 
 def test_conversations_are_namespaced_by_channel():

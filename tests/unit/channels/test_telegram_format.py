@@ -1,12 +1,10 @@
 """Telegram rendering of the reply payload (channels/telegram_format.py)."""
+
 import html
 import re
 
 import pytest
 
-from actions.clinic import load_clinic
-from actions.knowledge_base import Quote, load_knowledge_base
-from actions.replies import TALK_TO_PERSON, Reply, render, topic_answer
 from channels.telegram_format import (
     MAX_MESSAGE_CHARS,
     SIREN,
@@ -19,6 +17,9 @@ from channels.telegram_format import (
     tg_len,
     valid_callback_data,
 )
+from faq.clinic import load_clinic
+from faq.knowledge_base import Quote, load_knowledge_base
+from faq.replies import TALK_TO_PERSON, Reply, render, topic_answer
 
 CLINIC = load_clinic()
 KB = load_knowledge_base()
@@ -55,8 +56,11 @@ def test_answer_has_quotes_as_blockquotes_and_keyboard():
 
 
 def test_every_string_is_escaped():
-    reply = Reply(type="answer", answer="<script>alert(1)</script> & <b>bold</b>",
-                  sources=[Quote(document="a.txt", paragraph=1, sentence=2, text='A <i>quote</i> & "more"')])
+    reply = Reply(
+        type="answer",
+        answer="<script>alert(1)</script> & <b>bold</b>",
+        sources=[Quote(document="a.txt", paragraph=1, sentence=2, text='A <i>quote</i> & "more"')],
+    )
     payload = payload_for(reply)
     payload["advice"] = "<a href='x'>call</a>"
     payload["escalation"] = "clinic"
@@ -64,7 +68,7 @@ def test_every_string_is_escaped():
     [message] = render_payload(payload)
     assert "<script>" not in message.text and "<a " not in message.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in message.text
-    assert "A &lt;i&gt;quote&lt;/i&gt; &amp; \"more\"" in message.text
+    assert 'A &lt;i&gt;quote&lt;/i&gt; &amp; "more"' in message.text
     assert "&lt;a href='x'&gt;call&lt;/a&gt;" in message.text
     # Button titles are plain text in Telegram: no escaping, no markup.
     assert message.reply_markup["inline_keyboard"][0][0]["text"] == "<b>Click</b>"
@@ -72,8 +76,13 @@ def test_every_string_is_escaped():
 
 
 def test_emergency_advice_comes_first_and_bold():
-    reply = Reply(type="triage", answer="Some symptoms need urgent care.", escalation="emergency",
-                  sources=KB.topic("serious_complications").quotes, suggestions=[TALK_TO_PERSON])
+    reply = Reply(
+        type="triage",
+        answer="Some symptoms need urgent care.",
+        escalation="emergency",
+        sources=KB.topic("serious_complications").quotes,
+        suggestions=[TALK_TO_PERSON],
+    )
     payload = payload_for(reply)
     assert payload["advice"]
     [message] = render_payload(payload)
@@ -106,7 +115,9 @@ def test_handoff_gets_a_booking_button():
 
 def test_bad_suggestions_are_dropped_not_sent():
     payload = {
-        "type": "answer", "answer": "x", "suggestions": [
+        "type": "answer",
+        "answer": "x",
+        "suggestions": [
             {"title": "ok", "payload": "/ask_safety"},
             {"title": "too long", "payload": "/" + "a" * 64},
             {"title": "entities", "payload": '/greet{"x": 1}'},
@@ -117,17 +128,25 @@ def test_bad_suggestions_are_dropped_not_sent():
     assert keyboard(payload) == {"inline_keyboard": [[{"text": "ok", "callback_data": "/ask_safety"}]]}
 
 
-@pytest.mark.parametrize("text", [
-    "word " * 3000,                      # long, with spaces
-    "x" * 10000,                         # no place to cut
-    ("<&> " * 2000),                     # escaping makes it 3x longer
-    "\U0001F600" * 5000,                 # 2 UTF-16 units each
-    "line\n" * 3000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "word " * 3000,  # long, with spaces
+        "x" * 10000,  # no place to cut
+        ("<&> " * 2000),  # escaping makes it 3x longer
+        "\U0001f600" * 5000,  # 2 UTF-16 units each
+        "line\n" * 3000,
+    ],
+)
 def test_long_answers_are_split_under_the_limit(text):
-    payload = {"type": "answer", "answer": text, "escalation": "emergency", "advice": "Call 112 now.",
-               "sources": [{"paragraph": 1, "sentence": 1, "quote": "q " * 3000}],
-               "suggestions": [{"title": "Tell me more", "payload": "/tell_me_more"}]}
+    payload = {
+        "type": "answer",
+        "answer": text,
+        "escalation": "emergency",
+        "advice": "Call 112 now.",
+        "sources": [{"paragraph": 1, "sentence": 1, "quote": "q " * 3000}],
+        "suggestions": [{"title": "Tell me more", "payload": "/tell_me_more"}],
+    }
     messages = render_payload(payload)
     assert len(messages) > 1
     for message in messages:

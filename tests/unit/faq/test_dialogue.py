@@ -1,12 +1,16 @@
 """Which reply each message gets, and what the patient reads (no Rasa server)."""
+
 import pytest
 
-from actions.dialogue import MAX_MESSAGE_CHARS, Conversation, respond
-from actions.replies import render
+from faq.dialogue import Conversation, respond
+from faq.replies import render
+from faq.settings import SETTINGS
+
+MAX_MESSAGE_CHARS = SETTINGS.max_message_chars
 
 
 def reply_for(kb, clinic, intent, text="a question", conv=Conversation()):
-    turn = respond(kb, intent, text, conv)
+    turn = respond(kb, intent, text, conv, lambda triage: pytest.fail("not a symptom report"))
     text_out, payload = render(turn.reply, clinic)
     return turn, text_out, payload
 
@@ -15,7 +19,9 @@ def test_topic_answer_quotes_the_article_verbatim_with_numbers(kb, clinic, artic
     turn, text, payload = reply_for(kb, clinic, "ask_common_side_effects")
     assert payload["type"] == "answer" and payload["topic"] == "common_side_effects"
     assert payload["sources"][0] == {
-        "document": "the-risks-of-botox.txt", "paragraph": 2, "sentence": 1,
+        "document": "the-risks-of-botox.txt",
+        "paragraph": 2,
+        "sentence": 1,
         "quote": "You may experience redness, bruising, bleeding, or swelling.",
     }
     for source in payload["sources"]:
@@ -73,7 +79,9 @@ def test_uncovered_questions_get_an_honest_fallback_with_the_clinic_contact(kb, 
 
 
 def test_fallback_keeps_the_context_for_a_later_follow_up(kb):
-    turn = respond(kb, "out_of_scope", "pregnant?", Conversation(last_topic="safety", shown_topics=("safety",)))
+    turn = respond(
+        kb, "out_of_scope", "pregnant?", Conversation(last_topic="safety", shown_topics=("safety",)), pytest.fail
+    )
     assert turn.last_topic == "safety" and turn.shown_topics == ("safety",)
 
 

@@ -1,14 +1,25 @@
 """The knowledge base agrees with the article, and the validator catches it when it doesn't."""
+
 import copy
 
 import yaml
 
-from actions.knowledge_base import KB_PATH, parse_knowledge_base, problems
+from faq.knowledge_base import KB_PATH, parse_knowledge_base, problems
 
 REQUIRED_TOPICS = {
-    "what_is_botox", "safety", "common_side_effects", "serious_complications",
-    "who_should_inject", "incorrect_injection", "certified_brand", "diluted_botox",
-    "price_vs_result", "medical_uses", "stopping", "preventive", "lowering_risk",
+    "what_is_botox",
+    "safety",
+    "common_side_effects",
+    "serious_complications",
+    "who_should_inject",
+    "incorrect_injection",
+    "certified_brand",
+    "diluted_botox",
+    "price_vs_result",
+    "medical_uses",
+    "stopping",
+    "preventive",
+    "lowering_risk",
 }
 
 

@@ -1,17 +1,20 @@
 """Training data, rules and domain are generated from the knowledge base and kept fresh."""
+
 import subprocess
 import sys
 
 import yaml
 
-from actions.article import PROJECT_ROOT
+from faq.settings import PROJECT_ROOT
 from scripts.generate_training_data import DOMAIN, RULES, TOPICS_NLU, generated_files
 
 
 def test_generated_files_are_up_to_date():
     result = subprocess.run(
         [sys.executable, "scripts/generate_training_data.py", "--check"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 

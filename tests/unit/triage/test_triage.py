@@ -1,17 +1,20 @@
 """Symptom triage (issue 3): policy, detector, evaluation targets, reply."""
+
 import copy
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
-from actions.dialogue import Conversation, respond
-from actions.replies import render
-from actions.triage_reply import triage_reply
+from faq.dialogue import Conversation, respond
+from faq.replies import render
 from triage import evaluate
 from triage.policy import POLICY_PATH, PolicyError, _kb_quotes, load_policy, parse_pattern, problems
+from triage.reply import triage_reply
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[2] / "data"
+PROJECT_ROOT = TESTS.parents[1]
 CASE_FILES = [TESTS / "triage_cases.yml", TESTS / "triage_cases_second.yml"]
 # Blind sets written later (docs/triage.md): gated on emergency recall only.
 EXTRA_SETS = [TESTS / "triage_cases_third.yml", TESTS / "triage_cases_fourth.yml"]
@@ -50,7 +53,9 @@ def test_policy_refuses_an_unknown_topic_and_level(raw_policy):
 
 def test_pattern_language():
     assert parse_pattern("short|shortness of? breath") == [
-        ("words", (("short", "shortness"), False)), ("words", (("of",), True)), ("words", (("breath",), False)),
+        ("words", (("short", "shortness"), False)),
+        ("words", (("of",), True)),
+        ("words", (("breath",), False)),
     ]
     assert parse_pattern("=went away")[0] == ("exact", (("went",), False))
     for bad in ["... breath", "breath ...", "", "a||b", "a|=b c"]:
@@ -59,37 +64,40 @@ def test_pattern_language():
 
 
 def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
-    text = (TESTS.parent / "triage" / "detector.py").read_text()
+    text = (PROJECT_ROOT / "triage" / "detector.py").read_text()
     for word in ("breathe", "swallow", "hives", "chest"):
         assert f'"{word}"' not in text
 
 
 # ------------------------------------------------------------------ detector
-@pytest.mark.parametrize("text, level, kind, about", [
-    ("I had Botox yesterday and now I can't breathe", "emergency", "report", "self"),
-    ("I'm short of breath after my injection", "emergency", "report", "self"),
-    ("my mom got Botox and now she's having trouble breathing", "emergency", "report", "other"),
-    ("I actually have shortness of breath right now", "emergency", "report", "self"),
-    ("is shortness of breath a risk?", None, "question", "self"),
-    ("can botox cause shortness of breath?", None, "question", "self"),
-    ("I don't have any symptoms, I'm just curious about allergic reactions", None, "negated", "self"),
-    ("I'm just curious about allergic reactions", None, "question", "self"),
-    ("no shortness of breath or anything", None, "negated", "self"),
-    ("i'm not short of breath", None, "negated", "self"),
-    ("my eyelid is drooping since the botox", "clinic", "report", "self"),
-    ("the bruise keeps getting bigger", "clinic", "report", "self"),
-    ("there's a small bruise where they injected", "mild", "report", "self"),
-    ("i had a headache last year after botox but it went away", None, "historical", "self"),
-    ("how much is botox", None, "none", "self"),
-    ("I CANT BREATHE", "emergency", "report", "self"),
-    ("can you help me i cant breathe", "emergency", "report", "self"),
-    ("can botox cause me to stop breathing", None, "question", "self"),
-    ("what happens if i cant breathe after botox", None, "question", "self"),
-    ("can botox make my eyelid droop", None, "question", "self"),
-    ("I can\u2019t breathe", "emergency", "report", "self"),
-    ("I havn't got a headache", None, "negated", "self"),
-    ("could you call someone, her lips are swelling", "emergency", "report", "other"),
-])
+@pytest.mark.parametrize(
+    "text, level, kind, about",
+    [
+        ("I had Botox yesterday and now I can't breathe", "emergency", "report", "self"),
+        ("I'm short of breath after my injection", "emergency", "report", "self"),
+        ("my mom got Botox and now she's having trouble breathing", "emergency", "report", "other"),
+        ("I actually have shortness of breath right now", "emergency", "report", "self"),
+        ("is shortness of breath a risk?", None, "question", "self"),
+        ("can botox cause shortness of breath?", None, "question", "self"),
+        ("I don't have any symptoms, I'm just curious about allergic reactions", None, "negated", "self"),
+        ("I'm just curious about allergic reactions", None, "question", "self"),
+        ("no shortness of breath or anything", None, "negated", "self"),
+        ("i'm not short of breath", None, "negated", "self"),
+        ("my eyelid is drooping since the botox", "clinic", "report", "self"),
+        ("the bruise keeps getting bigger", "clinic", "report", "self"),
+        ("there's a small bruise where they injected", "mild", "report", "self"),
+        ("i had a headache last year after botox but it went away", None, "historical", "self"),
+        ("how much is botox", None, "none", "self"),
+        ("I CANT BREATHE", "emergency", "report", "self"),
+        ("can you help me i cant breathe", "emergency", "report", "self"),
+        ("can botox cause me to stop breathing", None, "question", "self"),
+        ("what happens if i cant breathe after botox", None, "question", "self"),
+        ("can botox make my eyelid droop", None, "question", "self"),
+        ("I can\u2019t breathe", "emergency", "report", "self"),
+        ("I havn't got a headache", None, "negated", "self"),
+        ("could you call someone, her lips are swelling", "emergency", "report", "other"),
+    ],
+)
 def test_detector_cases(detector, text, level, kind, about):
     a = detector.assess(text)
     assert (a.level, a.kind, a.about) == (level, kind, about), a
@@ -107,15 +115,17 @@ def test_question_then_report_in_the_next_sentence(detector):
 
 
 def test_emergency_wins_over_milder_symptoms_in_a_long_story(detector):
-    text = ("so the bruise is small and a bit red, nothing much, went to work, had lunch, "
-            "and then this afternoon my throat started feeling tight and my lips look swollen")
+    text = (
+        "so the bruise is small and a bit red, nothing much, went to work, had lunch, "
+        "and then this afternoon my throat started feeling tight and my lips look swollen"
+    )
     a = detector.assess(text)
     assert a.level == "emergency"
     assert a.symptoms[0] in ("throat", "airway_swelling")
 
 
 def test_empty_and_odd_input_is_not_triage(detector):
-    for text in ["", "   ", "???", "\U0001F600", "a" * 5000]:
+    for text in ["", "   ", "???", "\U0001f600", "a" * 5000]:
         assert detector.assess(text).level is None
 
 
@@ -144,11 +154,11 @@ def test_evaluation_targets(detector, path):
 def test_faq_questions_are_not_triaged(detector):
     """The held-out NLU questions (written by someone else) and the training
     questions: none may be an emergency, almost none triaged at all."""
-    for path in (TESTS / "nlu_heldout.yml", TESTS.parent / "data" / "nlu" / "topics.yml"):
+    for path in (TESTS / "nlu_heldout.yml", PROJECT_ROOT / "data" / "nlu" / "topics.yml"):
         cases = evaluate.load_cases(path)
         levels = [detector.assess(c["text"]).level for c in cases]
-        assert [c["text"] for c, l in zip(cases, levels) if l == "emergency"] == []
-        assert sum(l is not None for l in levels) <= len(cases) * 0.02
+        assert [c["text"] for c, level in zip(cases, levels) if level == "emergency"] == []
+        assert sum(level is not None for level in levels) <= len(cases) * 0.02
 
 
 @pytest.mark.parametrize("path", EXTRA_SETS, ids=lambda p: p.name)
@@ -168,23 +178,35 @@ def test_test_sets_are_not_pasted_into_the_policy():
 
 def test_evaluate_command_exit_status(tmp_path):
     failing = tmp_path / "cases.yml"
-    failing.write_text(yaml.safe_dump({"cases": [
-        {"text": "my cat is purring", "level": "emergency", "kind": "report"},
-    ]}))
+    failing.write_text(
+        yaml.safe_dump(
+            {
+                "cases": [
+                    {"text": "my cat is purring", "level": "emergency", "kind": "report"},
+                ]
+            }
+        )
+    )
     assert evaluate.main([str(failing)]) == 1
     assert evaluate.main([str(CASE_FILES[1])]) == 0
 
 
 # ------------------------------------------------------------------ reply
 def _reply_for(detector, kb, clinic, text, conv=Conversation()):
+    symptom_reply = partial(triage_reply, kb, clinic)
     a = detector.assess(text)
-    turn = respond(kb, "report_symptom", text, conv, triage=a.as_dict())
+    turn = respond(kb, "report_symptom", text, conv, symptom_reply, triage=a.as_dict())
     return turn, render(turn.reply, clinic)
 
 
 def test_emergency_reply_starts_with_the_emergency_advice(detector, kb, clinic, article):
-    turn, (text, payload) = _reply_for(detector, kb, clinic, "I actually have shortness of breath right now",
-                                       Conversation(last_topic="common_side_effects"))
+    turn, (text, payload) = _reply_for(
+        detector,
+        kb,
+        clinic,
+        "I actually have shortness of breath right now",
+        Conversation(last_topic="common_side_effects"),
+    )
     advice = clinic.advice("emergency")
     assert "112" in advice
     assert text.startswith(advice)
@@ -199,10 +221,12 @@ def test_emergency_reply_starts_with_the_emergency_advice(detector, kb, clinic, 
     assert any("shortness of breath" in s["quote"] for s in payload["sources"])
 
 
-def test_emergency_overrides_any_intent(detector, kb, clinic):
+def test_emergency_overrides_any_intent(detector, kb, clinic, symptom_reply):
     a = detector.assess("i can't breathe")
     for intent in ("ask_safety", "tell_me_more", "nlu_fallback", "greet", None):
-        turn = respond(kb, intent, "i can't breathe", Conversation(last_topic="safety"), triage=a.as_dict())
+        turn = respond(
+            kb, intent, "i can't breathe", Conversation(last_topic="safety"), symptom_reply, triage=a.as_dict()
+        )
         assert turn.reply.escalation == "emergency" and turn.reply.type == "triage"
 
 
@@ -230,9 +254,15 @@ def test_report_symptom_without_triage_data_is_a_safe_triage_reply(kb, clinic):
     assert "112" in text
 
 
-def test_question_is_answered_not_triaged(kb, clinic):
-    turn = respond(kb, "ask_serious_complications", "can botox cause shortness of breath?", Conversation(),
-                   triage=None)
+def test_question_is_answered_not_triaged(kb, clinic, symptom_reply):
+    turn = respond(
+        kb,
+        "ask_serious_complications",
+        "can botox cause shortness of breath?",
+        Conversation(),
+        symptom_reply,
+        triage=None,
+    )
     assert turn.reply.type == "answer"
 
 
@@ -248,7 +278,10 @@ def test_component_marks_a_report_and_keeps_the_previous_ranking(detector):
     from triage.component import TriageClassifier
 
     component = TriageClassifier({}, detector=detector)
-    report, question = _message("I actually have shortness of breath right now"), _message("can botox cause shortness of breath?")
+    report, question = (
+        _message("I actually have shortness of breath right now"),
+        _message("can botox cause shortness of breath?"),
+    )
     component.process([report, question])
     assert report.get("intent") == {"name": "report_symptom", "confidence": 1.0}
     assert [r["name"] for r in report.get("intent_ranking")][:2] == ["report_symptom", "ask_common_side_effects"]
@@ -282,7 +315,7 @@ def test_component_demotes_a_report_intent_without_a_current_symptom(detector):
 
 
 def test_triage_reply_without_a_readable_policy_still_escalates(kb, clinic, monkeypatch):
-    import actions.triage_reply as module
+    import triage.reply as module
 
     def broken():
         raise PolicyError("broken")

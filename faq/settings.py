@@ -1,0 +1,76 @@
+"""Every setting that comes from the environment, read once, in one place.
+
+Nothing else in the project calls `os.environ`; callers take `SETTINGS` (or
+build `Settings.from_env(env)` in a test). Names and defaults:
+
+| variable | default | what |
+|---|---|---|
+| BOTOX_MAX_MESSAGE_CHARS | 2000 | longer messages are refused (guard and dialogue) |
+| BOTOX_RATE_BURST | 10 | messages a sender may send at once |
+| BOTOX_RATE_PER_MINUTE | 30 | refill of a sender's bucket; 0 turns the limit off |
+| BOTOX_CACHE_ACTION_SCHEMA | 1 | 0 keeps Rasa's own per-call schema check |
+| BOTOX_RETENTION_DAYS | 180 | purge and review window |
+| REVIEW_PSEUDONYM_SECRET | (file) | key of the review's pseudonyms |
+| REVIEW_SECRET_FILE | review/.secret | where that key is kept when not in the environment |
+| TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN | empty | the Telegram channel stays off without them |
+| TELEGRAM_API_BASE_URL | https://api.telegram.org | the Bot API (tests point it at a fake) |
+| TELEGRAM_WEBHOOK_URL | empty | public URL for `make telegram-webhook-set` |
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+ARTICLE_PATH = DATA_DIR / "source" / "the-risks-of-botox.txt"
+KB_PATH = DATA_DIR / "knowledge_base.yml"
+POLICY_PATH = DATA_DIR / "triage_policy.yml"
+CLINIC_PATH = PROJECT_ROOT / "clinic.yml"
+
+DEFAULT_MAX_MESSAGE_CHARS = 2000
+DEFAULT_RETENTION_DAYS = 180.0
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+
+
+def _text(env: Mapping[str, str], name: str) -> Optional[str]:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    rate_burst: int = 10
+    rate_per_minute: float = 30.0
+    cache_action_schema: bool = True
+    retention_days: float = DEFAULT_RETENTION_DAYS
+    review_secret: Optional[str] = None
+    review_secret_file: Path = PROJECT_ROOT / "review" / ".secret"
+    telegram_token: Optional[str] = None
+    telegram_secret: Optional[str] = None
+    telegram_api_base_url: str = DEFAULT_TELEGRAM_API
+    telegram_webhook_url: Optional[str] = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        retention = float(_text(env, "BOTOX_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
+        if retention < 0:
+            raise ValueError(f"BOTOX_RETENTION_DAYS must be >= 0 days, not {retention!r}")
+        return cls(
+            max_message_chars=int(_text(env, "BOTOX_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
+            rate_burst=int(_text(env, "BOTOX_RATE_BURST") or 10),
+            rate_per_minute=float(_text(env, "BOTOX_RATE_PER_MINUTE") or 30.0),
+            cache_action_schema=_text(env, "BOTOX_CACHE_ACTION_SCHEMA") != "0",
+            retention_days=retention,
+            review_secret=_text(env, "REVIEW_PSEUDONYM_SECRET"),
+            review_secret_file=Path(_text(env, "REVIEW_SECRET_FILE") or cls.review_secret_file),
+            telegram_token=_text(env, "TELEGRAM_BOT_TOKEN"),
+            telegram_secret=_text(env, "TELEGRAM_SECRET_TOKEN"),
+            telegram_api_base_url=_text(env, "TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API,
+            telegram_webhook_url=_text(env, "TELEGRAM_WEBHOOK_URL"),
+        )
+
+
+SETTINGS = Settings.from_env()
