@@ -11,8 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from faq.clinic import load_clinic
-from faq.contract import TRIAGE_KEY
-from faq.dialogue import Conversation, respond
+from faq.dialogue import Conversation, respond_to_parse
 from faq.knowledge_base import load_knowledge_base
 from faq.replies import render
 from triage.reply import triage_reply
@@ -31,19 +30,11 @@ class ActionReply(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[Dict[str, Any]]:
         message = tracker.latest_message or {}
-        intent = (message.get("intent") or {}).get("name")
         conversation = Conversation(
             last_topic=tracker.get_slot("last_topic"),
             shown_topics=tuple(tracker.get_slot("shown_topics") or ()),
         )
-        turn = respond(
-            KNOWLEDGE_BASE,
-            intent,
-            message.get("text") or "",
-            conversation,
-            SYMPTOM_REPLY,
-            triage=message.get(TRIAGE_KEY),
-        )
+        turn = respond_to_parse(KNOWLEDGE_BASE, message, conversation, SYMPTOM_REPLY)
         text, payload = render(turn.reply, CLINIC)
         dispatcher.utter_message(text=text, json_message=payload)
         # Only changed slots: every event is stored and sent back on each turn.

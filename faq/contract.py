@@ -81,8 +81,14 @@ def topic_intent(topic_id: str) -> str:
     return TOPIC_INTENT_PREFIX + topic_id
 
 
-# Keys the NLU adds to a parsed message (and so to the tracker's user event).
+# Keys the NLU adds to a parsed message (and so to the tracker's user event):
+# the symptom assessment, and the topics of the questions a message asks
+# (at most MAX_TOPICS; the first is the message's intent).
 TRIAGE_KEY = "triage"
+TOPICS_KEY = "topics"
+# Whether the message names the article's subject (Botox, injections...).
+SUBJECT_KEY = "about_subject"
+MAX_TOPICS = 2
 
 # Conversations of the Telegram channel are stored as "telegram-<chat id>";
 # REST refuses such sender ids so it can neither read nor write them.
@@ -92,6 +98,7 @@ TELEGRAM_SENDER_PREFIX = "telegram-"
 PAYLOAD_FIELDS: Tuple[str, ...] = (
     "type",
     "topic",
+    "topics",
     "sources",
     "escalation",
     "text",

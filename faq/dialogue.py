@@ -5,11 +5,28 @@ The reply to a symptom report comes from the caller (`symptom_reply`, the
 triage package's), so the core does not depend on triage."""
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from faq.contract import SMALLTALK_INTENTS, Intent, ReplyType
-from faq.knowledge_base import KnowledgeBase
-from faq.replies import TALK_TO_PERSON, WHERE_DOES_IT_SAY, Reply, topic_answer, topic_suggestions
+from faq.contract import (
+    MAX_TOPICS,
+    SMALLTALK_INTENTS,
+    SUBJECT_KEY,
+    TOPICS_KEY,
+    TRIAGE_KEY,
+    Intent,
+    ReplyType,
+    TriageLevel,
+)
+from faq.knowledge_base import KnowledgeBase, Topic
+from faq.replies import (
+    TALK_TO_PERSON,
+    WHERE_DOES_IT_SAY,
+    Reply,
+    matching_quotes,
+    topic_answer,
+    topic_suggestions,
+    topics_answer,
+)
 from faq.settings import SETTINGS
 
 # The NLU's symptom assessment (message["triage"], docs/triage.md) -> the reply.
@@ -63,6 +80,32 @@ def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
     return Turn(reply, topic.id, conv.shown_topics)
 
 
+def _asked_topics(kb: KnowledgeBase, intent: Optional[str], topics: Optional[Sequence[str]]) -> List[Topic]:
+    """The intent's topic, then the message's other asked topics (at most MAX_TOPICS)."""
+    first = kb.topic_for_intent(intent)
+    if not first:
+        return []
+    asked = [first]
+    for topic_id in topics or ():
+        if len(asked) < MAX_TOPICS and topic_id not in [t.id for t in asked] and kb.has_topic(topic_id):
+            asked.append(kb.topic(topic_id))
+    return asked
+
+
+def _same_topic_again(kb: KnowledgeBase, topic: Topic, text: str) -> Reply:
+    """A follow-up on the topic just answered ("what about a nurse?"): only what
+    the article says on that point, not the whole answer again."""
+    return Reply(
+        type=ReplyType.ANSWER,
+        answer=kb.replies["same_topic_intro"],
+        escalation=topic.escalation,
+        topic=topic.id,
+        topics=(topic.id,),
+        sources=matching_quotes(topic, text),
+        suggestions=topic_suggestions(kb, topic),
+    )
+
+
 def respond(
     kb: KnowledgeBase,
     intent: Optional[str],
@@ -70,22 +113,37 @@ def respond(
     conv: Conversation,
     symptom_reply: SymptomReply,
     triage: Optional[Dict[str, Any]] = None,
+    topics: Optional[Sequence[str]] = None,
+    about_subject: Optional[bool] = None,
     max_chars: int = SETTINGS.max_message_chars,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
-    symptom assessment (message["triage"], docs/triage.md), if any."""
+    symptom assessment (message["triage"], docs/triage.md), if any; `topics`
+    the topics of the questions the message asks (message["topics"]), the
+    first being the intent's; `about_subject` whether the message names the
+    article's subject (None: not known, e.g. a button)."""
     keep = (conv.last_topic, conv.shown_topics)
+    # Nothing in the message or the conversation so far is about Botox.
+    elsewhere = about_subject is False and not conv.last_topic
     # A symptom report outranks everything else (topic, follow-up, length).
     if intent == Intent.REPORT_SYMPTOM or triage:
+        emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
+        if elsewhere and not emergency:
+            return Turn(_fallback(kb, "symptom_elsewhere" if triage else "fallback"), *keep)
         return Turn(symptom_reply(triage), *keep)
     if len(text) > max_chars:
         return Turn(_fallback(kb, "too_long"), *keep)
     if not text.strip() or not intent:
         return Turn(_fallback(kb, "bad_input"), *keep)
-    topic = kb.topic_for_intent(intent)
-    if topic:
-        shown = conv.shown_topics + ((topic.id,) if topic.id not in conv.shown_topics else ())
-        return Turn(topic_answer(kb, topic), topic.id, shown)
+    asked = _asked_topics(kb, intent, topics)
+    if asked and elsewhere:
+        return Turn(_fallback(kb), *keep)
+    if asked:
+        first = asked[0]
+        shown = conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
+        if len(asked) == 1 and first.id == conv.last_topic:
+            return Turn(_same_topic_again(kb, first, text), first.id, shown)
+        return Turn(topics_answer(kb, asked, text), first.id, shown)
     if intent == Intent.TELL_ME_MORE:
         return _tell_me_more(kb, conv)
     if intent == Intent.ASK_SOURCE:
@@ -95,3 +153,18 @@ def respond(
     if intent == Intent.HANDOFF:
         return Turn(Reply(type=ReplyType.HANDOFF, answer=kb.replies["handoff"]), *keep)
     return Turn(_fallback(kb), *keep)
+
+
+def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversation, symptom_reply: SymptomReply) -> Turn:
+    """The reply to a message as the NLU parsed it (Rasa's parse data, or a
+    tracker's latest message)."""
+    return respond(
+        kb,
+        (parse.get("intent") or {}).get("name"),
+        parse.get("text") or "",
+        conv,
+        symptom_reply,
+        triage=parse.get(TRIAGE_KEY),
+        topics=parse.get(TOPICS_KEY),
+        about_subject=parse.get(SUBJECT_KEY),
+    )

@@ -57,12 +57,17 @@ class KnowledgeBase:
     document: str
     topics: Tuple[Topic, ...]
     replies: Dict[str, str]
+    # Words that show a message is about the article's subject (faq.questions.mentions_any).
+    subject_words: Tuple[str, ...] = ()
 
     def topic(self, topic_id: str) -> Topic:
         for topic in self.topics:
             if topic.id == topic_id:
                 return topic
         raise KeyError(topic_id)
+
+    def has_topic(self, topic_id: str) -> bool:
+        return any(topic.id == topic_id for topic in self.topics)
 
     def topic_for_intent(self, intent: Optional[str]) -> Optional[Topic]:
         if not intent or not intent.startswith(TOPIC_INTENT_PREFIX):
@@ -126,6 +131,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         document=document,
         topics=tuple(_parse_topic(t, document) for t in raw["topics"]),
         replies={k: " ".join(v.split()) for k, v in raw["replies"].items()},
+        subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
     )
 
 

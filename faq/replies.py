@@ -1,13 +1,21 @@
 """Turns a reply (answer, quotes, escalation) into the chat text and the
 payload every channel reads (docs/payload.md)."""
 
+import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from faq.clinic import Clinic
 from faq.contract import Escalation, ReplyType, topic_intent
 from faq.knowledge_base import KnowledgeBase, Quote, Topic
 
+# Words too common to say which quote a question is about.
+STOP_WORDS: FrozenSet[str] = frozenset(
+    "a an the and or but if of to in on at for with by from about as is are was were be been it its this that "
+    "these those i me my you your we they them he she his her can could should would will do doe did have ha "
+    "had what which who whom how why when where there here not no so than then too very just also any some all "
+    "get got botox".split()
+)
 TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 WHERE_DOES_IT_SAY = {"title": "Where does it say that?", "payload": "/ask_source"}
 TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
@@ -19,6 +27,8 @@ class Reply:
     answer: str
     escalation: str = Escalation.NONE
     topic: Optional[str] = None
+    # Every topic answered, the first being `topic` (a message may ask two things).
+    topics: Sequence[str] = ()
     sources: Sequence[Quote] = ()
     suggestions: Sequence[Dict[str, str]] = ()
     # None: the clinic's advice for the escalation level (clinic.yml).
@@ -39,15 +49,56 @@ def topic_suggestions(kb: KnowledgeBase, topic: Topic) -> List[Dict[str, str]]:
     return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [topic_button(kb, r) for r in topic.related]
 
 
-def topic_answer(kb: KnowledgeBase, topic: Topic, intro: Optional[str] = None) -> Reply:
+def _words(text: str) -> Set[str]:
+    """Lowercase words without a plural or possessive s: enough to match a question to a quote."""
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in re.findall(r"[a-z]+", text.lower())}
+
+
+def quotes_for(topic: Topic, question: str) -> List[Quote]:
+    """The topic's quotes, those sharing the question's distinctive words first
+    ("can a nurse do it?" -> the "doctor, nurse, or dentist" sentence)."""
+    asked = _words(question) - STOP_WORDS
+    score = {q: len(asked & _words(q.text)) for q in topic.quotes}
+    return sorted(topic.quotes, key=lambda q: -score[q])
+
+
+def matching_quotes(topic: Topic, question: str) -> List[Quote]:
+    """Only the quotes that share a distinctive word with the question (the best one if none does)."""
+    asked = _words(question) - STOP_WORDS
+    ranked = quotes_for(topic, question)
+    return [q for q in ranked if asked & _words(q.text)] or ranked[:1]
+
+
+def topic_answer(kb: KnowledgeBase, topic: Topic, intro: Optional[str] = None, question: str = "") -> Reply:
     return Reply(
         type=ReplyType.ANSWER,
         answer=topic.answer,
         escalation=topic.escalation,
         topic=topic.id,
-        sources=topic.quotes,
+        topics=(topic.id,),
+        sources=quotes_for(topic, question),
         suggestions=topic_suggestions(kb, topic),
         intro=intro,
+    )
+
+
+def topics_answer(kb: KnowledgeBase, topics: Sequence[Topic], question: str) -> Reply:
+    """One reply to a message that asks about two topics: both answers, both quote sets."""
+    first, *others = topics
+    if not others:
+        return topic_answer(kb, first, question=question)
+    sources: List[Quote] = []
+    for topic in topics:
+        sources += [q for q in quotes_for(topic, question) if q not in sources]
+    answers = [first.answer] + [f"{kb.replies['also_intro']} {t.answer}" for t in others]
+    return Reply(
+        type=ReplyType.ANSWER,
+        answer=" ".join(answers),
+        escalation=max((t.escalation for t in topics), key=lambda e: Escalation(e).rank),
+        topic=first.id,
+        topics=tuple(t.id for t in topics),
+        sources=sources,
+        suggestions=topic_suggestions(kb, first),
     )
 
 
@@ -69,6 +120,7 @@ def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict[str, Any]]:
     payload = {
         "type": str(reply.type),
         "topic": reply.topic,
+        "topics": list(reply.topics) or ([reply.topic] if reply.topic else []),
         "sources": [q.as_source() for q in reply.sources],
         "escalation": str(reply.escalation),
         "text": text,

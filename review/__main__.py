@@ -68,6 +68,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--config", default="config.yml", help="Rasa config (for the fallback threshold)")
     p.add_argument("--domain", default="domain.yml", help="domain (only for non-SQL tracker stores)")
+    p.add_argument(
+        "--retention-days",
+        type=float,
+        default=None,
+        help="the retention window (default: BOTOX_RETENTION_DAYS, as the purge command)",
+    )
     args = p.parse_args(argv)
     if args.since is None:
         args.since = args.until - timedelta(days=29)
@@ -88,7 +94,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     from review import candidates, cluster, figures, load, privacy, report, retention
 
-    days = retention.retention_days()
+    days = args.retention_days if args.retention_days is not None else retention.retention_days()
     cutoff = retention.cutoff_timestamp(days)
     start = datetime.combine(args.since, datetime.min.time(), tzinfo=timezone.utc).timestamp()
     end = datetime.combine(args.until + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc).timestamp()

@@ -17,7 +17,7 @@ from typing import Dict, List, Set
 
 from faq.settings import PROJECT_ROOT
 
-PACKAGES = ("faq", "triage", "actions", "channels", "stores", "review", "scripts", "widget")
+PACKAGES = ("faq", "nlu", "triage", "actions", "channels", "stores", "review", "scripts", "widget")
 CORE = "faq"
 ADAPTER_LIBRARIES = ("rasa", "rasa_sdk", "sanic", "aiohttp", "spacy", "medspacy")
 

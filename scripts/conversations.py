@@ -122,7 +122,7 @@ def delete(store, sender: str) -> int:
     return count
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--endpoints", default="endpoints.yml", help="Rasa endpoints file (tracker_store)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -135,7 +135,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p_delete = commands.add_parser("delete", help="delete one sender's conversation")
     p_delete.add_argument("--sender", required=True)
     commands.add_parser("list", help="sender ids in the tracker store")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
@@ -143,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if args.command == "purge":
         if args.older_than_days < 0:
-            parser.error("--older-than-days must be >= 0")
+            cli.error("--older-than-days must be >= 0")
         print(json.dumps(purge(store, args.older_than_days, args.dry_run)))
         return 0
     if args.command == "list":

@@ -235,10 +235,12 @@ def write_sqlite_store(tmp_path, conversations):
     return endpoints
 
 
-def run_review(tmp_path, endpoints, since, until, name="review"):
+def run_review(tmp_path, endpoints, since, until, name="review", retention_days=None):
     out, nlu, js = tmp_path / f"{name}.html", tmp_path / f"{name}.yml", tmp_path / f"{name}.json"
+    retention = ["--retention-days", str(retention_days)] if retention_days is not None else []
     code = review_main(
-        [
+        retention
+        + [
             "--endpoints",
             str(endpoints),
             "--since",
@@ -300,7 +302,7 @@ def test_generic_tracker_store_reader_agrees_with_the_sql_query(generated):
     assert sorted(map(key, fast)) == sorted(map(key, slow)) and len(fast) > 1000
 
 
-def test_retention_window_hides_old_conversations_even_if_not_purged(tmp_path, monkeypatch):
+def test_retention_window_hides_old_conversations_even_if_not_purged(tmp_path):
     import random
 
     from faq.clinic import load_clinic
@@ -328,28 +330,27 @@ def test_retention_window_hides_old_conversations_even_if_not_purged(tmp_path, m
     recent = conversation_events("recent-sender", now - 2 * 86400, random.Random(2), kb, clinic, recent_expected)
     endpoints = write_sqlite_store(tmp_path, [("old-sender", old), ("recent-sender", recent)])
     today = datetime.now(timezone.utc).date()
-    monkeypatch.setenv("BOTOX_RETENTION_DAYS", "30")
-    _, _, data = run_review(tmp_path, endpoints, today - timedelta(days=60), today)
+    _, _, data = run_review(tmp_path, endpoints, today - timedelta(days=60), today, retention_days=30)
     assert data["conversations"] == 1 and data["messages"] == recent_expected["messages"]
     assert data["retention_days"] == 30
-    monkeypatch.setenv("BOTOX_RETENTION_DAYS", "50")
-    _, _, longer = run_review(tmp_path, endpoints, today - timedelta(days=60), today, name="longer")
+    _, _, longer = run_review(tmp_path, endpoints, today - timedelta(days=60), today, "longer", retention_days=50)
     assert longer["conversations"] == 2
     # The purge with the same setting deletes exactly what the review already left out.
     from scripts.conversations import open_store, purge
 
     assert purge(open_store(str(endpoints)), 30)["deleted_conversations"] == 1
-    monkeypatch.setenv("BOTOX_RETENTION_DAYS", "30")
-    _, _, after = run_review(tmp_path, endpoints, today - timedelta(days=60), today, name="after")
+    _, _, after = run_review(tmp_path, endpoints, today - timedelta(days=60), today, "after", retention_days=30)
     assert after == data
 
 
-def test_retention_default_is_the_purge_commands(monkeypatch):
+def test_retention_is_the_purge_commands_setting():
+    from faq.settings import Settings
     from review import retention
-    from scripts.conversations import DEFAULT_RETENTION_DAYS
+    from scripts.conversations import parser
 
-    monkeypatch.delenv("BOTOX_RETENTION_DAYS", raising=False)
-    assert retention.retention_days() == DEFAULT_RETENTION_DAYS
+    assert retention.retention_days(Settings.from_env({})) == 180
+    assert retention.retention_days(Settings.from_env({"BOTOX_RETENTION_DAYS": "30"})) == 30
+    assert parser().parse_args(["purge"]).older_than_days == retention.retention_days()
 
 
 def test_report_escapes_patient_text(tmp_path):

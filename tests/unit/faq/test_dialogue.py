@@ -103,3 +103,74 @@ def test_empty_or_too_long_messages_get_a_polite_reply(kb, clinic, text):
     _, reply_text, payload = reply_for(kb, clinic, "ask_safety", text=text)
     assert payload["type"] == "fallback" and payload["sources"] == []
     assert reply_text
+
+
+def _turn(kb, intent, text, conv=Conversation(), **parse):
+    return respond(kb, intent, text, conv, lambda triage: pytest.fail("not a symptom report"), **parse)
+
+
+def test_two_questions_in_one_message_get_both_answers_and_both_quote_sets(kb, clinic):
+    turn = _turn(
+        kb,
+        "ask_who_should_inject",
+        "can a beautician do it and is it safe?",
+        topics=["who_should_inject", "safety"],
+        about_subject=True,
+    )
+    _, payload = render(turn.reply, clinic)
+    assert payload["topic"] == "who_should_inject" and payload["topics"] == ["who_should_inject", "safety"]
+    quoted = {(s["paragraph"], s["sentence"]) for s in payload["sources"]}
+    for topic in ("who_should_inject", "safety"):
+        assert {(q.paragraph, q.sentence) for q in kb.topic(topic).quotes} <= quoted
+    assert kb.topic("who_should_inject").answer in payload["answer"] and kb.topic("safety").answer in payload["answer"]
+    assert turn.last_topic == "who_should_inject" and set(turn.shown_topics) == {"who_should_inject", "safety"}
+
+
+def test_the_quote_that_answers_the_exact_question_comes_first(kb, clinic):
+    turn = _turn(kb, "ask_who_should_inject", "can a nurse do my botox?", about_subject=True)
+    _, payload = render(turn.reply, clinic)
+    assert "nurse" in payload["sources"][0]["quote"]
+
+
+def test_a_follow_up_on_the_same_topic_says_only_what_is_new(kb, clinic):
+    first = _turn(kb, "ask_who_should_inject", "who should inject botox?", about_subject=True)
+    again = _turn(
+        kb,
+        "ask_who_should_inject",
+        "what about a nurse?",
+        Conversation(first.last_topic, first.shown_topics),
+        about_subject=False,
+    )
+    first_text, _ = render(first.reply, clinic)
+    text, payload = render(again.reply, clinic)
+    assert payload["type"] == "answer" and [s["paragraph"] for s in payload["sources"]] == [3]
+    assert "nurse" in payload["sources"][0]["quote"] and len(text) < len(first_text) / 2
+
+
+def test_a_topic_is_not_answered_for_a_message_that_is_not_about_botox(kb, clinic):
+    turn = _turn(kb, "ask_price_vs_result", "can i move some money between my two accounts", about_subject=False)
+    _, payload = render(turn.reply, clinic)
+    assert payload["type"] == "fallback" and payload["sources"] == []
+
+
+def test_a_non_emergency_symptom_in_a_message_not_about_botox_is_not_triaged(kb, clinic):
+    triage = {"level": "mild", "symptoms": ["redness"], "labels": ["redness"]}
+    turn = respond(
+        kb,
+        "report_symptom",
+        "reserve a table for 5 at red robin",
+        Conversation(),
+        lambda t: pytest.fail("triaged"),
+        triage=triage,
+        about_subject=False,
+    )
+    text, payload = render(turn.reply, clinic)
+    assert payload["type"] == "fallback" and clinic.contact["phone"] in text and "112" in text
+
+
+def test_an_emergency_is_triaged_whatever_the_message_is_about(kb, clinic, symptom_reply):
+    triage = {"level": "emergency", "symptoms": ["breathing"], "labels": ["trouble breathing"]}
+    turn = respond(
+        kb, "report_symptom", "i can't breathe", Conversation(), symptom_reply, triage=triage, about_subject=False
+    )
+    assert turn.reply.escalation == "emergency"

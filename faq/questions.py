@@ -1,0 +1,140 @@
+"""Reading a patient's message the way a person would: which parts are
+questions, and whether it is about the article's subject at all.
+
+Real messages tell a story first ("I'm 34, my friend had a bad time at a
+cheap place...") and ask one or two things at the end. The NLU classifies the
+question parts, so the story neither hides the question nor triggers an
+unrelated topic (nlu/focus.py). The subject check keeps everyday requests
+("can I move money between my accounts") from being answered from the article.
+
+Pure functions, no NLP library: they run on every message in both processes.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import List, Sequence, Tuple
+
+# Sentence ends, and clause breaks that start a new question ("..., and is it safe?").
+_SENTENCE = re.compile(r"(?<=[.!?\n])\s+|\n+")
+_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+
+QUESTION_STARTERS: Tuple[str, ...] = (
+    "what",
+    "whats",
+    "what's",
+    "how",
+    "hows",
+    "is",
+    "isnt",
+    "isn't",
+    "are",
+    "arent",
+    "aren't",
+    "can",
+    "cant",
+    "can't",
+    "could",
+    "should",
+    "shouldnt",
+    "would",
+    "will",
+    "wont",
+    "won't",
+    "does",
+    "doesnt",
+    "doesn't",
+    "do",
+    "dont",
+    "don't",
+    "did",
+    "who",
+    "whom",
+    "whose",
+    "where",
+    "when",
+    "which",
+    "why",
+    "any",
+    "anything",
+    "has",
+    "have",
+    "am",
+    "was",
+    "were",
+    "tell",
+    "explain",
+    "wondering",
+    "wonder",
+    "curious",
+)
+# Words before the real start of a question ("so is it safe", "ok but can a nurse do it").
+_FILLERS = ("so", "ok", "okay", "and", "but", "also", "then", "honestly", "please", "pls", "hi", "hey", "um")
+_STARTS = "|".join(re.escape(w) for w in QUESTION_STARTERS)
+_CLAUSE = re.compile(r"\s*(?:;|,?\s+(?:and|but|also|plus|or)\s+(?=(?:" + _STARTS + r")\b))\s*")
+# A question run on after a story without punctuation ("i bruise easily will i get bruising").
+_RUN_ON = re.compile(
+    r"\s+(?=(?:will|can|should|could|would|is|are|does|do|how|what|why)\s+(?:i|it|you|botox|they|there|this|that|my)\b)"
+)
+
+
+def words(text: str) -> List[str]:
+    return _WORD.findall(text.lower())
+
+
+def sentences(text: str) -> List[str]:
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s and s.strip()]
+
+
+def clauses(sentence: str) -> List[str]:
+    """A sentence split where a second question starts ("can a nurse do it and is it safe?")."""
+    parts = [c.strip(" ,") for c in _CLAUSE.split(sentence) if c and c.strip(" ,")]
+    if len(parts) == 1 and not is_question(parts[0]):
+        parts = [c.strip(" ,") for c in _RUN_ON.split(parts[0], maxsplit=1) if c.strip(" ,")]
+    return parts
+
+
+def is_question(clause: str) -> bool:
+    tokens = [t for t in words(clause)]
+    while tokens and tokens[0] in _FILLERS:
+        tokens = tokens[1:]
+    return clause.rstrip().endswith("?") or bool(tokens and tokens[0] in QUESTION_STARTERS)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A message split into its question clauses and the rest (the story)."""
+
+    questions: Tuple[str, ...]
+    story: Tuple[str, ...]
+
+    @property
+    def focus(self) -> str:
+        """What to classify: the questions, else the last sentence (real messages end on the point)."""
+        if self.questions:
+            return " ".join(self.questions)
+        return self.story[-1] if self.story else ""
+
+
+def split_message(text: str) -> Parts:
+    questions: List[str] = []
+    story: List[str] = []
+    for sentence in sentences(text):
+        for clause in clauses(sentence):
+            (questions if is_question(clause) else story).append(clause)
+    return Parts(tuple(questions), tuple(story))
+
+
+def mentions_any(text: str, vocabulary: Sequence[str]) -> bool:
+    """Whether the text uses one of the vocabulary's words or phrases (whole words;
+    a * ends a word with any ending: "inject*" matches "injections", "crow* feet" "crows feet")."""
+    return bool(_pattern(tuple(vocabulary)).search(" ".join(words(text))))
+
+
+@lru_cache(maxsize=8)
+def _pattern(vocabulary: Tuple[str, ...]) -> "re.Pattern[str]":
+    def entry(phrase: str) -> str:
+        parts = [re.escape(w.rstrip("*")) + (r"[a-z0-9']*" if w.endswith("*") else "") for w in phrase.split()]
+        return r"\s+".join(parts)
+
+    return re.compile(r"\b(?:" + "|".join(entry(v.lower()) for v in vocabulary if v.strip()) + r")\b")

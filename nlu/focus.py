@@ -1,0 +1,187 @@
+"""Rasa 3.6 NLU component: answer the question a message asks, not its story.
+
+In config.yml, after the FallbackClassifier and before the triage component:
+
+    - name: nlu.focus.QuestionFocus
+
+DIET classifies the whole message. Real messages tell a story first and ask
+one or two things at the end, so the story can hide the question ("...what
+is botox, in simple terms?" -> "not covered") or pull in an unrelated topic.
+This component splits the message into its question clauses
+(faq.questions.split_message) and classifies each with a small clause
+classifier it trains on the same training data (word and character n-gram
+TF-IDF, logistic regression: ~1 ms per message). Then:
+
+- the topics asked: every clause whose best class is a topic with at least
+  `clause_threshold`, most confident first, at most MAX_TOPICS, are set as
+  message["topics"], the first also as the intent;
+- a topic intent that no clause confirms (DIET guessed a topic for something
+  the article does not cover) becomes `nlu_fallback`: the honest "not covered";
+- message["about_subject"] says whether the message names the article's
+  subject (data/knowledge_base.yml `subject_words`); the dialogue answers a
+  topic only when it does, or when the conversation already is about it
+  (faq.dialogue).
+
+Button payloads ("/ask_safety") and messages DIET gave a non-topic intent
+with high confidence (greetings, "where does it say that?") are left alone.
+"""
+
+import logging
+import pickle
+from typing import Any, Dict, List, Optional, Tuple
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from faq.contract import MAX_TOPICS, SUBJECT_KEY, TOPIC_INTENT_PREFIX, TOPICS_KEY, Intent
+from faq.knowledge_base import load_knowledge_base
+from faq.questions import mentions_any, split_message
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "clauses.pkl"
+# Intents a question clause may not override: the patient asked for them.
+FOLLOW_UP_INTENTS = (Intent.ASK_SOURCE, Intent.TELL_ME_MORE, Intent.HANDOFF)
+
+
+def _is_topic(intent: Optional[str]) -> bool:
+    return bool(intent) and str(intent).startswith(TOPIC_INTENT_PREFIX)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class QuestionFocus(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {
+            # A clause names a topic when the classifier gives it at least this.
+            "clause_threshold": 0.5,
+            # A second topic needs its own clause and at least this.
+            "second_threshold": 0.6,
+            # A topic replaces a non-topic intent of DIET's only at this confidence.
+            "override_threshold": 0.7,
+            # Logistic regression regularisation (larger: fits the examples closer).
+            "c": 10.0,
+        }
+
+    def __init__(
+        self,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        classifier: Any = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._storage, self._resource = model_storage, resource
+        self.classifier = classifier
+        self.subject_words = load_knowledge_base().subject_words
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "QuestionFocus":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "QuestionFocus":
+        try:
+            with model_storage.read_from(resource) as directory:
+                classifier = pickle.loads((directory / MODEL_FILE).read_bytes())
+        except (ValueError, FileNotFoundError):
+            logger.warning("focus: no trained clause classifier; whole-message intents only")
+            classifier = None
+        return cls(config, model_storage, resource, classifier)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+
+        examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT)]
+        texts, labels = [t.lower() for t, _ in examples], [i for _, i in examples]
+        classifier = make_pipeline(
+            make_union(
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+            ),
+            LogisticRegression(C=self.config["c"], max_iter=2000, class_weight="balanced"),
+        )
+        classifier.fit(texts, labels)
+        with self._storage.write_to(self._resource) as directory:
+            (directory / MODEL_FILE).write_bytes(pickle.dumps(classifier))
+        self.classifier = classifier
+        return self._resource
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            try:
+                self._process_one(message)
+            except Exception:
+                logger.exception("focus: failed on a message; left unchanged")
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def _clause_predictions(self, clauses: List[str]) -> List[Tuple[str, float]]:
+        probabilities = self.classifier.predict_proba([c.lower() for c in clauses])
+        classes = self.classifier.classes_
+        return [(str(classes[row.argmax()]), float(row.max())) for row in probabilities]
+
+    def asked_topics(self, text: str) -> List[Tuple[str, float]]:
+        """(topic intent, confidence) of the message's question clauses, most confident first."""
+        parts = split_message(text)
+        clauses = list(parts.questions) or [parts.focus]
+        best: Dict[str, float] = {}
+        for intent, confidence in self._clause_predictions(clauses):
+            if _is_topic(intent) and confidence >= self.config["clause_threshold"]:
+                best[intent] = max(confidence, best.get(intent, 0.0))
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        first, rest = ranked[:1], ranked[1:]
+        return first + [r for r in rest if r[1] >= self.config["second_threshold"]][: MAX_TOPICS - 1]
+
+    def _process_one(self, message: Message) -> None:
+        text = message.get(TEXT)
+        if not text or text.startswith("/") or self.classifier is None:
+            return
+        message.set(SUBJECT_KEY, mentions_any(text, self.subject_words), add_to_output=True)
+        intent = message.get(INTENT) or {}
+        name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+        if name in FOLLOW_UP_INTENTS or name == Intent.REPORT_SYMPTOM:
+            return
+        asked = self.asked_topics(text)
+        overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
+        if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):
+            self._set_intent(message, asked[0][0], asked[0][1])
+            message.set(TOPICS_KEY, [i[len(TOPIC_INTENT_PREFIX) :] for i, _ in asked], add_to_output=True)
+        elif _is_topic(name):
+            # DIET guessed a topic no question clause confirms: the honest "not covered".
+            self._set_intent(message, Intent.NLU_FALLBACK.value, 1.0 - confidence)
+
+    @staticmethod
+    def _set_intent(message: Message, name: str, confidence: float) -> None:
+        intent = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
+        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != name]
+        message.set(INTENT, intent, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)

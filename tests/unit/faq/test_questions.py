@@ -1,0 +1,52 @@
+"""Finding the question in a patient's message, and whether it is about Botox at all."""
+
+import pytest
+
+from faq.questions import mentions_any, split_message
+
+
+@pytest.mark.parametrize(
+    "text, questions",
+    [
+        ("is botox safe?", ["is botox safe?"]),
+        (
+            "My mates are going to a botox party next week. If the person doesn't inject it properly, "
+            "what kind of problems can happen?",
+            ["If the person doesn't inject it properly, what kind of problems can happen?"],
+        ),
+        (
+            "can a beautician do botox? and what could go wrong",
+            ["can a beautician do botox?", "and what could go wrong"],
+        ),
+        (
+            "whats the safest way to get botox, and does the brand matter",
+            ["whats the safest way to get botox", "does the brand matter"],
+        ),
+        ("i bruise like a peach will i get bruising from the injections", ["will i get bruising from the injections"]),
+        ("ok so is it safe", ["ok so is it safe"]),
+    ],
+)
+def test_the_question_clauses_are_found_after_the_story(text, questions):
+    assert list(split_message(text).questions) == questions
+
+
+def test_a_message_without_a_question_is_classified_by_its_last_sentence():
+    parts = split_message("I had botox last year. I loved it. Now I'm thinking about stopping")
+    assert parts.questions == () and parts.focus == "Now I'm thinking about stopping"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("is tox safe for a 25 year old", True),
+        ("my injections were done by a nurse", True),
+        ("does it help crows feet", True),
+        ("Dysport or Xeomin?", True),
+        ("can i move money between my two accounts", False),
+        ("recommend me a good shampoo", False),
+        ("what's my phone number", False),
+        ("the toxic waste dump near my house", False),
+    ],
+)
+def test_the_subject_check_reads_whole_words(kb, text, expected):
+    assert mentions_any(text, kb.subject_words) is expected
