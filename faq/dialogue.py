@@ -58,7 +58,8 @@ def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
     last = kb.topic(conv.last_topic)
     unseen = [r for r in last.related if r not in conv.shown_topics]
     if not unseen:
-        reply = Reply(type=ReplyType.ANSWER, answer=kb.replies["no_more"], topic=last.id, suggestions=[TALK_TO_PERSON])
+        answer = f"{kb.replies['no_more']} {kb.replies['ask_clinic']}"
+        reply = Reply(type=ReplyType.ANSWER, answer=answer, topic=last.id, suggestions=[TALK_TO_PERSON])
         return Turn(reply, last.id, conv.shown_topics)
     more = kb.topic(unseen[0])
     reply = topic_answer(kb, more, intro=kb.replies["more_intro"])

@@ -1,8 +1,9 @@
 """Loads data/knowledge_base.yml and checks it against the article.
 
 `load_knowledge_base()` refuses a knowledge base whose quotes are not the
-article's sentences, so neither the action server nor training can start from
-a misquote.
+article's sentences, or whose answers say what their quotes do not
+(faq.faithfulness), so neither the action server nor training can start from
+a misquote or an added claim.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,14 @@ import yaml
 
 from faq.article import Article, load_article
 from faq.contract import TOPIC_INTENT_PREFIX, Escalation, Intent, topic_intent
+from faq.faithfulness import paraphrase_problems, unfaithful
 from faq.settings import KB_PATH
+
+# Replies shown with an article answer or in its place, which speak for the
+# article ("Here is where the article says it:"): held to the faithfulness
+# check with no quotes of their own, so they may only use paraphrase words.
+# The other replies speak for the assistant or the clinic (greeting, contact).
+ARTICLE_REPLIES = ("sources_intro", "more_intro", "no_more", "same_topic_intro")
 
 
 class KnowledgeBaseError(ValueError):
@@ -57,6 +65,8 @@ class KnowledgeBase:
     document: str
     topics: Tuple[Topic, ...]
     replies: Dict[str, str]
+    # word -> why an answer may use it without a quote (faq.faithfulness)
+    paraphrase_words: Dict[str, str]
     # Words that show a message is about the article's subject (faq.questions.mentions_any).
     subject_words: Tuple[str, ...] = ()
 
@@ -122,6 +132,18 @@ def problems(kb: KnowledgeBase, article: Article) -> List[str]:
                     f"{where}: quote at paragraph {q.paragraph} sentence {q.sentence} is not "
                     f"verbatim.\n  quoted:  {q.text}\n  article: {sentence}"
                 )
+    return found + _faithfulness_problems(kb)
+
+
+def _faithfulness_problems(kb: KnowledgeBase) -> List[str]:
+    found = paraphrase_problems(kb.paraphrase_words)
+    for topic in kb.topics:
+        found += unfaithful(f"topic {topic.id!r}", topic.answer, [q.text for q in topic.quotes], kb.paraphrase_words)
+    for key in ARTICLE_REPLIES:
+        if key not in kb.replies:
+            found.append(f"reply {key!r} is missing")
+        else:
+            found += unfaithful(f"reply {key!r}", kb.replies[key], (), kb.paraphrase_words)
     return found
 
 
@@ -131,6 +153,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         document=document,
         topics=tuple(_parse_topic(t, document) for t in raw["topics"]),
         replies={k: " ".join(v.split()) for k, v in raw["replies"].items()},
+        paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
     )
 

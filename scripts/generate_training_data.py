@@ -5,6 +5,8 @@
   domain.yml                the intents of all NLU files, slots, the action
 
 `--check` writes nothing and fails when a generated file is stale (make test).
+Both fail, naming each problem, when the knowledge base disagrees with the
+article: a misquote, or an answer that says what its quotes do not.
 """
 
 import argparse
@@ -14,7 +16,7 @@ from typing import Dict, List
 
 import yaml
 
-from faq.knowledge_base import load_knowledge_base
+from faq.knowledge_base import KnowledgeBaseError, load_knowledge_base
 from faq.settings import PROJECT_ROOT
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
@@ -110,8 +112,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="fail if a generated file is stale")
     args = parser.parse_args()
+    try:
+        files = generated_files()
+    except KnowledgeBaseError as error:
+        print(error, file=sys.stderr)
+        return 1
     stale = []
-    for path, text in generated_files().items():
+    for path, text in files.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue

@@ -25,6 +25,7 @@ CONTEXT_CATEGORIES = ("NEGATED_EXISTENCE", "HYPOTHETICAL", "GENERIC", "HISTORICA
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE")
 GAP = re.compile(r"^\.\.\.(\d*)$")
 DEFAULT_GAP = 3
+ARTICLE_WORD = re.compile(r"\barticle\b", re.IGNORECASE)
 
 
 class PolicyError(ValueError):
@@ -138,6 +139,25 @@ def _kb_quotes(path: Path = KB_PATH) -> Dict[str, List[Tuple[int, int]]]:
     return {t["id"]: [(q["paragraph"], q["sentence"]) for q in t.get("quotes", [])] for t in raw.get("topics", [])}
 
 
+def _speaks_for_the_article(levels: Dict) -> List[str]:
+    """The level texts are the clinic's advice, not the article's claims, so
+    the faithfulness check (faq.faithfulness) does not read them; a text that
+    names the article would escape it. What the article says about a symptom
+    reaches the patient as the cited quotes only."""
+    texts = {
+        f"levels.{name}.{field}": (levels.get(name) or {}).get(field)
+        for name in LEVELS
+        for field in ("answer", "advice")
+    }
+    texts["levels.other_person_note"] = levels.get("other_person_note")
+    return [
+        f"{where}: clinic policy must not speak for the article; put article claims in "
+        "data/knowledge_base.yml, where the faithfulness check reads them, and cite them"
+        for where, text in texts.items()
+        if isinstance(text, str) and ARTICLE_WORD.search(text)
+    ]
+
+
 def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str]:
     """Every way the raw policy is malformed or disagrees with the knowledge base."""
     found = []
@@ -153,6 +173,7 @@ def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str
             found.append(f"levels.{name}: no answer text")
     if levels.get("emergency", {}).get("escalation") != "emergency":
         found.append("levels.emergency must escalate to 'emergency'")
+    found += _speaks_for_the_article(levels)
     groups = raw.get("groups") or []
     if not groups:
         found.append("no symptom groups")

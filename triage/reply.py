@@ -8,7 +8,9 @@ a `Reply` of type "triage":
     clinic -> "clinic", mild -> "routine");
   - advice: the clinic's (clinic.yml) for emergency and clinic, the policy's own
     clinic-owned text for mild; render() puts emergency advice first;
-  - answer: the policy's text for the level and the symptoms understood;
+  - answer: the policy's text for the level and the symptoms understood (clinic
+    policy, not the article's claim, so not held to faq.faithfulness; the
+    policy validator refuses a level text that names the article);
   - sources: the article's sentences the policy cites for those symptoms,
     verbatim from the knowledge base, shown after the advice;
   - suggestions: talk to the clinic (and, below emergency, the article's topic).

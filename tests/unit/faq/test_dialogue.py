@@ -65,6 +65,14 @@ def test_tell_me_more_moves_to_the_next_related_topic_not_yet_shown(kb, clinic):
     assert turn.shown_topics == ("who_should_inject", payload["topic"])
 
 
+def test_tell_me_more_with_nothing_left_says_so_and_gives_the_clinic_contact(kb, clinic):
+    last = kb.topic("stopping")
+    conv = Conversation(last_topic=last.id, shown_topics=(last.id, *last.related))
+    _, text, payload = reply_for(kb, clinic, "tell_me_more", conv=conv)
+    assert text.startswith(kb.replies["no_more"]) and clinic.contact["phone"] in text
+    assert payload["topic"] == last.id and payload["sources"] == []
+
+
 def test_follow_ups_without_a_previous_answer_say_so_and_cite_nothing(kb, clinic):
     for intent in ("tell_me_more", "ask_source"):
         _, _, payload = reply_for(kb, clinic, intent)

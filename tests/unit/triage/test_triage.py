@@ -51,6 +51,15 @@ def test_policy_refuses_an_unknown_topic_and_level(raw_policy):
     assert any("paragraph 9 sentence 9" in p for p in found)
 
 
+def test_policy_text_may_not_speak_for_the_article(raw_policy):
+    """Level texts are clinic policy, outside the faithfulness check (faq.faithfulness):
+    an article claim there would reach patients unchecked."""
+    broken = copy.deepcopy(raw_policy)
+    broken["levels"]["mild"]["answer"] = "The article says this is usually mild."
+    found = problems(broken, _kb_quotes())
+    assert [p.split(":")[0] for p in found] == ["levels.mild.answer"]
+
+
 def test_pattern_language():
     assert parse_pattern("short|shortness of? breath") == [
         ("words", (("short", "shortness"), False)),
