@@ -86,8 +86,11 @@ def topic_intent(topic_id: str) -> str:
 # (at most MAX_TOPICS; the first is the message's intent).
 TRIAGE_KEY = "triage"
 TOPICS_KEY = "topics"
-# Whether the message names the article's subject (Botox, injections...).
+# Whether the message names the article's subject (Botox, injections...), and
+# whether it speaks of the treatment at all (the subject, or a treated area:
+# "my smile is lopsided since the lip flip").
 SUBJECT_KEY = "about_subject"
+TREATMENT_KEY = "about_treatment"
 MAX_TOPICS = 2
 
 # Conversations of the Telegram channel are stored as "telegram-<chat id>";

@@ -12,6 +12,7 @@ from faq.contract import (
     SMALLTALK_INTENTS,
     SUBJECT_KEY,
     TOPICS_KEY,
+    TREATMENT_KEY,
     TRIAGE_KEY,
     Intent,
     ReplyType,
@@ -116,6 +117,7 @@ def respond(
     triage: Optional[Dict[str, Any]] = None,
     topics: Optional[Sequence[str]] = None,
     about_subject: Optional[bool] = None,
+    about_treatment: Optional[bool] = None,
     max_chars: int = SETTINGS.max_message_chars,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
@@ -124,12 +126,13 @@ def respond(
     first being the intent's; `about_subject` whether the message names the
     article's subject (None: not known, e.g. a button)."""
     keep = (conv.last_topic, conv.shown_topics)
-    # Nothing in the message or the conversation so far is about Botox.
+    # Nothing in the message or the conversation so far is about Botox (or the treatment).
     elsewhere = about_subject is False and not conv.last_topic
+    not_treatment = about_treatment is False and not conv.last_topic
     # A symptom report outranks everything else (topic, follow-up, length).
     if intent == Intent.REPORT_SYMPTOM or triage:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
-        if elsewhere and not emergency:
+        if not_treatment and not emergency:
             return Turn(_fallback(kb, "symptom_elsewhere" if triage else "fallback"), *keep)
         return Turn(symptom_reply(triage), *keep)
     if len(text) > max_chars:
@@ -168,4 +171,5 @@ def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversatio
         triage=parse.get(TRIAGE_KEY),
         topics=parse.get(TOPICS_KEY),
         about_subject=parse.get(SUBJECT_KEY),
+        about_treatment=parse.get(TREATMENT_KEY),
     )

@@ -69,6 +69,9 @@ class KnowledgeBase:
     paraphrase_words: Dict[str, str]
     # Words that show a message is about the article's subject (faq.questions.mentions_any).
     subject_words: Tuple[str, ...] = ()
+    # Treated areas and treatment words: a symptom named with one of them is
+    # about the treatment even when Botox is not named.
+    treatment_words: Tuple[str, ...] = ()
 
     def topic(self, topic_id: str) -> Topic:
         for topic in self.topics:
@@ -155,6 +158,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         replies={k: " ".join(v.split()) for k, v in raw["replies"].items()},
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
+        treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
     )
 
 

@@ -44,7 +44,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from faq.contract import MAX_TOPICS, SUBJECT_KEY, TOPIC_INTENT_PREFIX, TOPICS_KEY, Intent
+from faq.contract import MAX_TOPICS, SUBJECT_KEY, TOPIC_INTENT_PREFIX, TOPICS_KEY, TREATMENT_KEY, Intent
 from faq.knowledge_base import load_knowledge_base
 from faq.questions import mentions_any, split_message
 
@@ -84,7 +84,7 @@ class QuestionFocus(GraphComponent):
         self.config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self.classifier = classifier
-        self.subject_words = load_knowledge_base().subject_words
+        self.kb = load_knowledge_base()
 
     @classmethod
     def create(
@@ -144,33 +144,52 @@ class QuestionFocus(GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def _clause_predictions(self, clauses: List[str]) -> List[Tuple[str, float]]:
+    def _predictions(self, clauses: List[str]) -> List[Tuple[str, float]]:
         probabilities = self.classifier.predict_proba([c.lower() for c in clauses])
         classes = self.classifier.classes_
         return [(str(classes[row.argmax()]), float(row.max())) for row in probabilities]
 
-    def asked_topics(self, text: str) -> List[Tuple[str, float]]:
-        """(topic intent, confidence) of the message's question clauses, most confident first."""
+    def asked_topics(self, text: str, diet: Optional[Tuple[str, float]] = None) -> List[Tuple[str, float]]:
+        """(topic intent, confidence) of what the message asks, most confident first.
+
+        A topic's confidence is the best of: a question clause's, the whole
+        message's (a question like "is she right?" points back at the story)
+        and DIET's. A second topic needs a question clause of its own."""
         parts = split_message(text)
         clauses = list(parts.questions) or [parts.focus]
-        best: Dict[str, float] = {}
-        for intent, confidence in self._clause_predictions(clauses):
-            if _is_topic(intent) and confidence >= self.config["clause_threshold"]:
-                best[intent] = max(confidence, best.get(intent, 0.0))
-        ranked = sorted(best.items(), key=lambda item: -item[1])
-        first, rest = ranked[:1], ranked[1:]
-        return first + [r for r in rest if r[1] >= self.config["second_threshold"]][: MAX_TOPICS - 1]
+        predictions = self._predictions(clauses + [text])
+        by_clause, whole = predictions[:-1], predictions[-1]
+        score: Dict[str, float] = {}
+        for intent, confidence in [*by_clause, whole, *([diet] if diet else [])]:
+            if _is_topic(intent):
+                score[intent] = max(confidence, score.get(intent, 0.0))
+        ranked = [
+            item
+            for item in sorted(score.items(), key=lambda item: -item[1])
+            if item[1] >= self.config["clause_threshold"]
+        ]
+        if not ranked:
+            return []
+        first = ranked[0]
+        second = [
+            (intent, p)
+            for intent, p in by_clause
+            if intent != first[0] and _is_topic(intent) and p >= self.config["second_threshold"]
+        ]
+        return [first] + sorted(second, key=lambda item: -item[1])[: MAX_TOPICS - 1]
 
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
         if not text or text.startswith("/") or self.classifier is None:
             return
-        message.set(SUBJECT_KEY, mentions_any(text, self.subject_words), add_to_output=True)
+        named = mentions_any(text, self.kb.subject_words)
+        message.set(SUBJECT_KEY, named, add_to_output=True)
+        message.set(TREATMENT_KEY, named or mentions_any(text, self.kb.treatment_words), add_to_output=True)
         intent = message.get(INTENT) or {}
         name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
         if name in FOLLOW_UP_INTENTS or name == Intent.REPORT_SYMPTOM:
             return
-        asked = self.asked_topics(text)
+        asked = self.asked_topics(text, self._diet_topic(message))
         overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
         if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):
             self._set_intent(message, asked[0][0], asked[0][1])
@@ -178,6 +197,14 @@ class QuestionFocus(GraphComponent):
         elif _is_topic(name):
             # DIET guessed a topic no question clause confirms: the honest "not covered".
             self._set_intent(message, Intent.NLU_FALLBACK.value, 1.0 - confidence)
+
+    @staticmethod
+    def _diet_topic(message: Message) -> Optional[Tuple[str, float]]:
+        """DIET's best intent before the FallbackClassifier put `nlu_fallback` on top."""
+        for entry in message.get(INTENT_RANKING_KEY) or []:
+            if entry.get(INTENT_NAME_KEY) != Intent.NLU_FALLBACK:
+                return entry.get(INTENT_NAME_KEY), float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        return None
 
     @staticmethod
     def _set_intent(message: Message, name: str, confidence: float) -> None:
