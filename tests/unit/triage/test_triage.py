@@ -315,6 +315,37 @@ def test_component_demotes_a_report_intent_without_a_current_symptom(detector):
     assert vague.get("intent")["name"] == "report_symptom" and vague.get("triage") is None
 
 
+def _load_in(config):
+    """TriageClassifier.create as Rasa calls it when it loads a model trained with `config`."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.recipes.recipe import Recipe
+    from rasa.shared.data import TrainingType
+
+    from triage.component import TriageClassifier
+
+    recipe = Recipe.recipe_for_name(config["recipe"])
+    schema = recipe.graph_config_for_recipe(config, {}, training_type=TrainingType.BOTH).predict_schema
+    node = next(name for name, node in schema.nodes.items() if node.uses is TriageClassifier)
+    return TriageClassifier.create({}, None, None, ExecutionContext(schema, node_name=node))
+
+
+def test_component_loads_only_after_the_intent_and_fallback_classifiers(detector):
+    from rasa.engine.exceptions import GraphSchemaValidationException
+
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    assert _load_in(copy.deepcopy(config)).detector is detector
+    pipeline = [c for c in config["pipeline"] if c["name"] != "triage.component.TriageClassifier"]
+    names = [c["name"] for c in pipeline]
+    for before, refused in [
+        ("FallbackClassifier", "must come after FallbackClassifier"),
+        ("DIETClassifier", "needs FallbackClassifier before it; must come after DIETClassifier, FallbackClassifier"),
+    ]:
+        position = names.index(before)
+        moved = pipeline[:position] + [{"name": "triage.component.TriageClassifier"}] + pipeline[position:]
+        with pytest.raises(GraphSchemaValidationException, match=refused):
+            _load_in({**copy.deepcopy(config), "pipeline": copy.deepcopy(moved)})
+
+
 def test_triage_reply_without_a_readable_policy_still_escalates(kb, clinic, monkeypatch):
     import triage.reply as module
 
