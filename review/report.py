@@ -21,7 +21,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from review.cluster import Group
+from review.cluster import QuestionGroup
 from review.figures import Figures
 
 LEVEL_COLOURS = {"routine": "#6baed6", "clinic": "#fd8d3c", "emergency": "#d62728"}
@@ -178,7 +178,7 @@ class Card(NamedTuple):
     small: Optional[str] = None
 
 
-def _group_row(g: Group, redact: Callable[[str], str]) -> Dict[str, Any]:
+def _group_row(g: QuestionGroup, redact: Callable[[str], str]) -> Dict[str, Any]:
     (wording, times), rest = g.phrasings[0], g.phrasings[1:MAX_EXAMPLES]
     return {
         "count": g.count,
@@ -191,7 +191,7 @@ def _group_row(g: Group, redact: Callable[[str], str]) -> Dict[str, Any]:
 
 def render(
     f: Figures,
-    groups: List[Group],
+    groups: List[QuestionGroup],
     pseudonym: Callable[[str], str],
     redact: Callable[[str], str],
     meta: Dict[str, str],
@@ -230,13 +230,13 @@ def render(
         ],
         audited=[
             {
-                "turn": t,
+                "exchange": t,
                 "patient": pseudonym(t.sender),
                 "text": redact(t.text),
                 "triage": _triage_text(t.triage) if t.triage else None,
             }
             for t in sorted(f.audited, key=lambda t: (t.escalation != "emergency", t.timestamp))
         ],
-        low_confidence=[{"turn": t, "text": redact(t.text)} for t in f.low_confidence],
+        low_confidence=[{"exchange": t, "text": redact(t.text)} for t in f.low_confidence],
         low_confidence_mark=low_confidence,
     )
