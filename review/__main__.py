@@ -110,8 +110,8 @@ def main(argv=None) -> int:
         print(f"review: {error}", file=sys.stderr)
         return 2
     loaded = time.perf_counter()
-    turns = figures.turns_from_events(load.group_by_sender(raw))
-    figs = figures.compute(turns, first_day, args.until, low_confidence=args.low_confidence)
+    exchanges = figures.exchanges_from_events(load.group_by_sender(raw))
+    figs = figures.compute(exchanges, first_day, args.until, low_confidence=args.low_confidence)
     groups = cluster.group_similar([t.text for t in figs.unanswered])
     pseudonym = privacy.Pseudonymiser(privacy.load_secret())
     clipped = " (clipped from " + args.since.isoformat() + ")" if first_day > args.since else ""

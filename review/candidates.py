@@ -12,8 +12,8 @@ from typing import Callable, Dict, List
 
 import yaml
 
-from review.cluster import Group
-from review.figures import Turn
+from review.cluster import QuestionGroup
+from review.figures import Exchange
 
 
 def _example(text: str) -> str:
@@ -26,7 +26,9 @@ def _literal(examples: List[str]) -> str:
     return "".join(f"    - {x}\n" for x in examples)
 
 
-def nlu_yaml(groups: List[Group], low_confidence: List[Turn], redact: Callable[[str], str], header: str) -> str:
+def nlu_yaml(
+    groups: List[QuestionGroup], low_confidence: List[Exchange], redact: Callable[[str], str], header: str
+) -> str:
     lines = ["# " + line for line in header.splitlines()]
     lines += [
         "# Every intent below is a placeholder: replace TODO_... with the real intent",
@@ -46,16 +48,16 @@ def nlu_yaml(groups: List[Group], low_confidence: List[Turn], redact: Callable[[
         body.append(f"- intent: TODO_unanswered_{i:03d}")
         body.append("  examples: |")
         body.append(_literal(examples).rstrip("\n"))
-    by_guess: Dict[str, List[Turn]] = {}
+    by_guess: Dict[str, List[Exchange]] = {}
     for t in low_confidence:
         by_guess.setdefault(t.intent or "unknown", []).append(t)
-    for guess, turns in sorted(by_guess.items()):
-        examples = list(dict.fromkeys(_example(redact(t.text)) for t in turns))
+    for guess, exchanges in sorted(by_guess.items()):
+        examples = list(dict.fromkeys(_example(redact(t.text)) for t in exchanges))
         examples = [x for x in examples if x]
         if not examples:
             continue
-        confs = ", ".join(f"{t.confidence:.2f}" for t in turns[:10])
-        body.append(f"# answered as {guess} with low confidence ({confs}{', ...' if len(turns) > 10 else ''})")
+        confs = ", ".join(f"{t.confidence:.2f}" for t in exchanges[:10])
+        body.append(f"# answered as {guess} with low confidence ({confs}{', ...' if len(exchanges) > 10 else ''})")
         body.append(f"- intent: TODO_low_confidence_{re.sub(r'[^A-Za-z0-9_]', '_', guess)}")
         body.append("  examples: |")
         body.append(_literal(examples).rstrip("\n"))

@@ -22,7 +22,9 @@ DISTANCE_THRESHOLD = 0.75
 
 
 @dataclass
-class Group:
+class QuestionGroup:
+    """Unanswered questions worded alike (a symptom group is triage.policy.Group)."""
+
     # (text as first written, how often) for each distinct phrasing, most frequent first
     phrasings: List[Tuple[str, int]] = field(default_factory=list)
     members: List[int] = field(default_factory=list)  # indexes into the input texts
@@ -93,7 +95,7 @@ def _labels(keys: Sequence[str], weights: Sequence[int], threshold: float) -> np
     return labels
 
 
-def group_similar(texts: Sequence[str], distance_threshold: float = DISTANCE_THRESHOLD) -> List[Group]:
+def group_similar(texts: Sequence[str], distance_threshold: float = DISTANCE_THRESHOLD) -> List[QuestionGroup]:
     """Groups of similar texts, largest first."""
     distinct: Dict[str, List[int]] = {}
     first_written: Dict[str, str] = {}
@@ -105,9 +107,9 @@ def group_similar(texts: Sequence[str], distance_threshold: float = DISTANCE_THR
     if not keys:
         return []
     labels = _labels(keys, [len(distinct[k]) for k in keys], distance_threshold)
-    groups: Dict[int, Group] = {}
+    groups: Dict[int, QuestionGroup] = {}
     for key, label in zip(keys, labels):
-        group = groups.setdefault(int(label), Group())
+        group = groups.setdefault(int(label), QuestionGroup())
         group.phrasings.append((first_written[key], len(distinct[key])))
         group.members.extend(distinct[key])
     for group in groups.values():

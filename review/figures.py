@@ -1,8 +1,8 @@
-"""Pure computations: Rasa events -> turns -> the review's figures.
+"""Pure computations: Rasa events -> exchanges -> the review's figures.
 
 No Rasa objects, no I/O: every figure is unit-testable on hand-written events.
 
-A *turn* is one patient message (a `user` event) with the bot messages that
+An *exchange* is one patient message (a `user` event) with the bot messages that
 follow it until the next patient message. A *conversation* is one Rasa session
 of one sender (a new one starts at each `session_started` event); it is counted
 on the day of its first patient message. All days are UTC.
@@ -27,7 +27,10 @@ def utc_day(timestamp: float) -> date:
 
 
 @dataclass
-class Turn:
+class Exchange:
+    """One patient message and the bot messages that answered it, as the tracker store
+    recorded them (the reply the domain core computes is faq.dialogue.Turn)."""
+
     sender: str
     session: int
     timestamp: float
@@ -84,9 +87,9 @@ def _nlu(parse_data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float], Op
     return name, (float(guess_conf) if guess_conf is not None else None), guess
 
 
-def turns_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List[Turn]:
-    """Turns of every sender, in time order."""
-    turns: List[Turn] = []
+def exchanges_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List[Exchange]:
+    """Exchanges of every sender, in time order."""
+    exchanges: List[Exchange] = []
     for sender, events in events_by_sender.items():
         session, current = 0, None
         for event in events:
@@ -99,7 +102,7 @@ def turns_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List
                 text = event.get("text") or ""
                 name, confidence, guess = _nlu(parse_data)
                 is_payload = text.startswith("/")
-                current = Turn(
+                current = Exchange(
                     sender=sender,
                     session=session,
                     timestamp=float(event.get("timestamp") or 0.0),
@@ -110,15 +113,15 @@ def turns_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List
                     is_payload=is_payload,
                     triage=parse_data.get("triage"),
                 )
-                turns.append(current)
+                exchanges.append(current)
             elif kind == "bot" and current is not None:
                 custom = (event.get("data") or {}).get("custom")
                 if isinstance(custom, dict):
                     current.payloads.append(custom)
                 if event.get("text"):
                     current.reply_texts.append(event["text"])
-    turns.sort(key=lambda t: t.timestamp)
-    return turns
+    exchanges.sort(key=lambda t: t.timestamp)
+    return exchanges
 
 
 def days_between(first: date, last: date) -> List[date]:
@@ -136,9 +139,9 @@ class Figures:
     answers_per_topic: List[Tuple[str, int]]
     escalations: Dict[str, int]
     confidences: List[float]
-    unanswered: List[Turn]
-    low_confidence: List[Turn]
-    audited: List[Turn]
+    unanswered: List[Exchange]
+    low_confidence: List[Exchange]
+    audited: List[Exchange]
 
     @property
     def fallbacks(self) -> int:
@@ -151,7 +154,7 @@ class Figures:
     def as_dict(self, pseudonym=lambda s: s) -> Dict[str, Any]:
         """JSON-ready figures (sender ids through `pseudonym`)."""
 
-        def turn(t: Turn) -> Dict[str, Any]:
+        def exchange(t: Exchange) -> Dict[str, Any]:
             return {
                 "time": datetime.fromtimestamp(t.timestamp, tz=timezone.utc).isoformat(timespec="seconds"),
                 "sender": pseudonym(t.sender),
@@ -184,7 +187,7 @@ class Figures:
             },
             "unanswered": len(self.unanswered),
             "low_confidence": len(self.low_confidence),
-            "audited_escalations": [turn(t) for t in self.audited],
+            "audited_escalations": [exchange(t) for t in self.audited],
         }
 
 
@@ -196,9 +199,9 @@ def _median(values: Sequence[float]) -> Optional[float]:
     return round(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2, 4)
 
 
-def compute(turns: Iterable[Turn], first_day: date, last_day: date, low_confidence: float = 0.75) -> Figures:
-    """Figures of the turns whose day lies in [first_day, last_day]."""
-    turns = [t for t in turns if first_day <= t.day <= last_day]
+def compute(exchanges: Iterable[Exchange], first_day: date, last_day: date, low_confidence: float = 0.75) -> Figures:
+    """Figures of the exchanges whose day lies in [first_day, last_day]."""
+    exchanges = [t for t in exchanges if first_day <= t.day <= last_day]
     days = days_between(first_day, last_day)
     per_day: OrderedDict[date, Dict[str, Any]] = OrderedDict(
         (
@@ -218,10 +221,10 @@ def compute(turns: Iterable[Turn], first_day: date, last_day: date, low_confiden
     topics: Counter = Counter()
     escalations: Counter = Counter({level: 0 for level in ESCALATION_LEVELS[1:]})
     confidences: List[float] = []
-    unanswered: List[Turn] = []
-    low: List[Turn] = []
-    audited: List[Turn] = []
-    for t in turns:
+    unanswered: List[Exchange] = []
+    low: List[Exchange] = []
+    audited: List[Exchange] = []
+    for t in exchanges:
         day = per_day[t.day]
         day["messages"] += 1
         conversation_day.setdefault((t.sender, t.session), t.day)
@@ -253,9 +256,9 @@ def compute(turns: Iterable[Turn], first_day: date, last_day: date, low_confiden
             day["fallback_rate"] = round(day["fallbacks"] / day["messages"], 4)
     return Figures(
         days=days,
-        messages=len(turns),
+        messages=len(exchanges),
         conversations=len(conversation_day),
-        senders=len({t.sender for t in turns}),
+        senders=len({t.sender for t in exchanges}),
         per_day=per_day,
         reply_types=dict(reply_types),
         answers_per_topic=sorted(topics.items(), key=lambda kv: (-kv[1], kv[0])),

@@ -4,6 +4,15 @@ In config.yml, after the FallbackClassifier:
 
     - name: triage.component.TriageClassifier
 
+Its place is declared, not left to a comment: `required_components()` names
+the FallbackClassifier (which itself requires an intent classifier), and no
+intent classifier may run after it. A FallbackClassifier after it would judge
+its `report_symptom` at 1.0 against DIET's next intent as "ambiguous" and
+replace it with `nlu_fallback`; another classifier would overwrite it. Rasa 3.6
+checks `required_components()` only on the training graph, which leaves out a
+component that trains nothing, so `create` checks both rules on the graph it
+is loaded in and refuses to load the model when one is broken.
+
 When a message is a current symptom report (the writer's or someone else's),
 it overrides whatever intent came before (a topic, `nlu_fallback`, ...) with
 `report_symptom` at confidence 1.0 and attaches the assessment:
@@ -22,12 +31,15 @@ as it was (fail safe: no triage rather than a crash).
 """
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Type
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.exceptions import GraphSchemaValidationException
+from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
@@ -37,8 +49,43 @@ TRIAGE_KEY = "triage"
 REPORT_INTENT = "report_symptom"
 
 
+def _upstream(schema: GraphSchema, node_name: str) -> Set[str]:
+    """The nodes whose output reaches `node_name` (its ancestors)."""
+    found: Set[str] = set()
+    pending = [node_name]
+    while pending:
+        for parent in schema.nodes[pending.pop()].needs.values():
+            if parent in schema.nodes and parent not in found:  # not a placeholder such as __message__
+                found.add(parent)
+                pending.append(parent)
+    return found
+
+
+def check_position(schema: GraphSchema, node_name: str, required: List[Type]) -> None:
+    """Refuses a graph where `node_name` lacks a required component before it
+    or has an intent classifier after it."""
+    before = _upstream(schema, node_name)
+    after = [name for name in schema.nodes if node_name in _upstream(schema, name)]
+    missing = [r.__name__ for r in required if not any(issubclass(schema.nodes[n].uses, r) for n in before)]
+    overriding = sorted(
+        {schema.nodes[n].uses.__name__ for n in after if issubclass(schema.nodes[n].uses, IntentClassifier)}
+    )
+    problems = [f"needs {name} before it" for name in missing]
+    if overriding:
+        problems.append(f"must come after {', '.join(overriding)}: an intent classifier after it overwrites its intent")
+    if problems:
+        raise GraphSchemaValidationException(
+            f"{node_name}: " + "; ".join(problems) + ". Fix the pipeline order in config.yml."
+        )
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class TriageClassifier(GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        """Components that must run before this one (and, checked by `create`, no intent classifier after)."""
+        return [FallbackClassifier]
+
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
         return {"intent": REPORT_INTENT}
@@ -62,6 +109,8 @@ class TriageClassifier(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> "TriageClassifier":
+        if execution_context.node_name is not None:
+            check_position(execution_context.graph_schema, execution_context.node_name, cls.required_components())
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:

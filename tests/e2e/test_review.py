@@ -111,9 +111,9 @@ EVENTS = {
 }
 
 
-def test_turns_pair_each_message_with_its_replies():
-    turns = figures.turns_from_events(EVENTS)
-    assert [t.text for t in turns] == [
+def test_exchanges_pair_each_message_with_its_replies():
+    exchanges = figures.exchanges_from_events(EVENTS)
+    assert [t.text for t in exchanges] == [
         "is botox safe?",
         "/tell_me_more",
         "capital of france?",
@@ -122,21 +122,21 @@ def test_turns_pair_each_message_with_its_replies():
         "/tell_me_more",
         "hi",
     ]
-    fallback = turns[2]
+    fallback = exchanges[2]
     assert (fallback.reply_type, fallback.intent, fallback.guessed_intent, fallback.confidence) == (
         "fallback",
         "nlu_fallback",
         "ask_safety",
         0.41,
     )
-    assert turns[1].is_payload and turns[1].confidence is None
-    assert turns[3].escalation == "emergency" and turns[3].triage["symptom"] == "breathing"
-    assert [t.session for t in turns if t.sender == "alice"] == [1, 1, 1, 2]
+    assert exchanges[1].is_payload and exchanges[1].confidence is None
+    assert exchanges[3].escalation == "emergency" and exchanges[3].triage["symptom"] == "breathing"
+    assert [t.session for t in exchanges if t.sender == "alice"] == [1, 1, 1, 2]
 
 
 def test_figures_from_events():
     day1 = figures.utc_day(T0)
-    f = figures.compute(figures.turns_from_events(EVENTS), day1, day1 + timedelta(days=2), low_confidence=0.75)
+    f = figures.compute(figures.exchanges_from_events(EVENTS), day1, day1 + timedelta(days=2), low_confidence=0.75)
     assert (f.messages, f.conversations, f.senders) == (7, 3, 2)
     assert f.reply_types == {"answer": 3, "fallback": 2, "triage": 1, "smalltalk": 1}
     assert f.fallbacks == 2 and f.fallback_rate == pytest.approx(2 / 7)
@@ -157,15 +157,15 @@ def test_figures_from_events():
 
 def test_figures_only_count_the_requested_days():
     day2 = figures.utc_day(T0) + timedelta(days=1)
-    f = figures.compute(figures.turns_from_events(EVENTS), day2, day2)
+    f = figures.compute(figures.exchanges_from_events(EVENTS), day2, day2)
     assert (f.messages, f.conversations, f.reply_types) == (1, 1, {"smalltalk": 1})
 
 
-def test_a_turn_without_reply_and_events_before_any_session():
+def test_an_exchange_without_reply_and_events_before_any_session():
     events = {"x": [user("hello", "greet", 0.9, T0), user("anyone?", "greet", 0.8, T0 + 5), bot("smalltalk", T0 + 6)]}
-    turns = figures.turns_from_events(events)
-    assert [t.reply_type for t in turns] == [figures.NO_REPLY, "smalltalk"]
-    f = figures.compute(turns, figures.utc_day(T0), figures.utc_day(T0))
+    exchanges = figures.exchanges_from_events(events)
+    assert [t.reply_type for t in exchanges] == [figures.NO_REPLY, "smalltalk"]
+    f = figures.compute(exchanges, figures.utc_day(T0), figures.utc_day(T0))
     assert f.conversations == 1 and f.low_confidence == []
 
 

@@ -73,9 +73,10 @@ def test_pattern_language():
 
 
 def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
-    text = (PROJECT_ROOT / "triage" / "detector.py").read_text()
-    for word in ("breathe", "swallow", "hives", "chest"):
-        assert f'"{word}"' not in text
+    for path in (PROJECT_ROOT / "triage").glob("*.py"):
+        text = path.read_text()
+        for word in ("breathe", "swallow", "hives", "chest"):
+            assert f'"{word}"' not in text, path.name
 
 
 # ------------------------------------------------------------------ detector
@@ -321,6 +322,37 @@ def test_component_demotes_a_report_intent_without_a_current_symptom(detector):
     vague = _message("something is wrong after my botox", intent="report_symptom")
     TriageClassifier({}, detector=detector).process([vague])
     assert vague.get("intent")["name"] == "report_symptom" and vague.get("triage") is None
+
+
+def _load_in(config):
+    """TriageClassifier.create as Rasa calls it when it loads a model trained with `config`."""
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.recipes.recipe import Recipe
+    from rasa.shared.data import TrainingType
+
+    from triage.component import TriageClassifier
+
+    recipe = Recipe.recipe_for_name(config["recipe"])
+    schema = recipe.graph_config_for_recipe(config, {}, training_type=TrainingType.BOTH).predict_schema
+    node = next(name for name, node in schema.nodes.items() if node.uses is TriageClassifier)
+    return TriageClassifier.create({}, None, None, ExecutionContext(schema, node_name=node))
+
+
+def test_component_loads_only_after_the_intent_and_fallback_classifiers(detector):
+    from rasa.engine.exceptions import GraphSchemaValidationException
+
+    config = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
+    assert _load_in(copy.deepcopy(config)).detector is detector
+    pipeline = [c for c in config["pipeline"] if c["name"] != "triage.component.TriageClassifier"]
+    names = [c["name"] for c in pipeline]
+    for before, refused in [
+        ("FallbackClassifier", "must come after FallbackClassifier"),
+        ("DIETClassifier", "needs FallbackClassifier before it; must come after DIETClassifier, FallbackClassifier"),
+    ]:
+        position = names.index(before)
+        moved = pipeline[:position] + [{"name": "triage.component.TriageClassifier"}] + pipeline[position:]
+        with pytest.raises(GraphSchemaValidationException, match=refused):
+            _load_in({**copy.deepcopy(config), "pipeline": copy.deepcopy(moved)})
 
 
 def test_triage_reply_without_a_readable_policy_still_escalates(kb, clinic, monkeypatch):
