@@ -171,6 +171,7 @@ def test_a_non_emergency_symptom_in_a_message_not_about_botox_is_not_triaged(kb,
         lambda t: pytest.fail("triaged"),
         triage=triage,
         about_subject=False,
+        about_treatment=False,
     )
     text, payload = render(turn.reply, clinic)
     assert payload["type"] == "fallback" and clinic.contact["phone"] in text and "112" in text
