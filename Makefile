@@ -10,7 +10,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: setup generate validate train run shell test test-unit test-e2e lint format types test-nlu test-stories \
+.PHONY: setup generate validate train run shell test test-unit test-e2e lint format types eval test-nlu test-stories \
 	triage-eval review bench telegram-webhook-set telegram-webhook-delete clean
 
 # Python 3.10 virtualenv with the pinned dependency set (requirements.lock),
@@ -65,6 +65,11 @@ types: setup
 test-unit: setup
 	$(PY) -m pytest tests/unit -q
 
+# What real patients and everyday users would get (issue 9): dev and held-out
+# real-voice sets; fails when a dev figure drops below its floor.
+eval: train
+	$(PY) -m scripts.evaluate_realvoice --model $(MODEL) --gate
+
 test-nlu: train
 	$(PY) -m scripts.evaluate_nlu --model $(MODEL) tests/data/nlu_heldout.yml
 
@@ -83,7 +88,7 @@ test-e2e: train
 	scripts/services.sh $(PY) -m pytest tests/e2e
 
 # Everything, fast lane first: lint, types, unit tests, data checks, figures, end to end.
-test: lint types test-unit validate train triage-eval test-e2e
+test: lint types test-unit validate train triage-eval eval test-e2e
 
 # Clinic review from the tracker store (docs/review.md). SINCE/UNTIL=YYYY-MM-DD (UTC), default last 30 days.
 review: setup

@@ -60,6 +60,15 @@ class Exchange:
         return topics[0] if topics else None
 
     @property
+    def topics(self) -> List[str]:
+        """Every topic answered (a message may ask two things; older payloads have only `topic`)."""
+        for payload in self.payloads:
+            answered = payload.get("topics") or ([payload["topic"]] if payload.get("topic") else [])
+            if answered:
+                return list(answered)
+        return []
+
+    @property
     def escalation(self) -> str:
         levels = [p.get("escalation") for p in self.payloads if p.get("escalation") in ESCALATION_LEVELS]
         return max(levels, key=lambda level: Escalation(level).rank) if levels else Escalation.NONE.value
@@ -229,8 +238,8 @@ def compute(exchanges: Iterable[Exchange], first_day: date, last_day: date, low_
         day["messages"] += 1
         conversation_day.setdefault((t.sender, t.session), t.day)
         reply_types[t.reply_type] += 1
-        if t.reply_type == "answer" and t.topic:
-            topics[t.topic] += 1
+        if t.reply_type == "answer":
+            topics.update(t.topics)
         if t.escalation != "none":
             escalations[t.escalation] += 1
             day[t.escalation] += 1
