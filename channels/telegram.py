@@ -27,7 +27,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
+from channels import startup
+from channels.guarded import GuardedMessages
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
     OutgoingMessage,
@@ -49,7 +50,7 @@ ENV_TOKEN, ENV_SECRET, ENV_BASE_URL = "TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOK
 START_MESSAGE = "/greet"
 # Telegram redelivers an update when our answer is slow; remember the last ones.
 SEEN_UPDATES = 1000
-# After this long without a bot message the patient gets guard.safe_reply("error");
+# After this long without a bot message the patient gets the safe reply (channels/guarded.py);
 # the bot's own answer is not cancelled and still arrives if it comes later.
 DEFAULT_REPLY_TIMEOUT_S = 20.0
 # Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
@@ -225,6 +226,7 @@ class TelegramInput(InputChannel):
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
+        self.guarded = GuardedMessages(self.name(), reply_timeout_s)
         self.token = token or None
         self.secret_token = secret_token or None
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
@@ -268,6 +270,7 @@ class TelegramInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("telegram_webhook", __name__)
+        startup.register(telegram_webhook)
 
         @telegram_webhook.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
@@ -357,25 +360,10 @@ class TelegramInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         agent: Any,
     ) -> None:
-        """Passes one message to Rasa (through channels.guard); makes sure the
-        patient gets an answer even when the bot produces none."""
-        sender = sender_for(chat_id)
-        tag = sender_tag(sender)
-        reason = GUARD.check(sender, text)
-        if reason:
-            logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
-            emergency = await is_emergency(agent, GUARD.head(text), "telegram")
-            await out.send_response(chat_id, {"custom": safe_reply(reason, emergency=emergency)[1]})
-            return
-        failure = await reply_failure(
-            on_new_message(self._user_message(text, out, sender, message)), self.reply_timeout_s, "telegram", tag
-        )
-        if failure is None and out.responses:
-            return  # sent, or Telegram refused it (logged): no fallback on top
-        failure = failure or "the bot produced no message (action server?)"
-        logger.error("telegram.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
-        emergency = await is_emergency(agent, text, "telegram")
-        await out.send_response(chat_id, {"custom": safe_reply("error", emergency=emergency)[1]})
+        """Passes one message to Rasa through channels/guarded.py (guard,
+        deadline, safe reply when the bot produces none)."""
+        user_message = self._user_message(text, out, sender_for(chat_id), message)
+        await self.guarded.handle(user_message, on_new_message, agent)
 
     async def _handle_callback(
         self,

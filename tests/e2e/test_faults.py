@@ -1,4 +1,4 @@
-"""Faults and input protection on the real stack (channels/rest.py + channels/guard.py).
+"""Faults and input protection on the real stack (channels/rest.py, channels/guarded.py, channels/guard.py).
 
 One Rasa server (5115) + action server (5165) with the guarded REST channel:
 - action server stopped -> the safe reply with the clinic's phone and the
@@ -19,7 +19,8 @@ import urllib.request
 import pytest
 from servers import RasaStack, http_json, payloads
 
-from channels.guard import Guard, emergency_from_parse, safe_reply
+from channels.guard import Guard
+from channels.guarded import emergency_from_parse, safe_reply
 from faq.clinic import load_clinic
 
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 5}}  # production: 10
