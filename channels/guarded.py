@@ -28,8 +28,9 @@ keeps every channel's emergency path the same.
 
 `safe_reply` returns the plain text and the payload of docs/payload.md (built
 with faq.replies.Reply + render, so it is identical in shape to every other
-bot message). Its texts always carry the clinic's phone and the emergency
-number from clinic.yml, and need neither the action server nor a database.
+bot message). Its texts (data/knowledge_base.yml, read at start-up) always
+carry the clinic's phone and the emergency number from clinic.yml, and need
+neither the action server nor a database.
 
 Nothing here logs message text; senders are logged as a short hash.
 """
@@ -43,7 +44,8 @@ from rasa.core.channels.channel import UserMessage
 from channels.guard import GUARD, Guard, sender_tag
 from faq.clinic import load_clinic
 from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
-from faq.replies import TALK_TO_PERSON, Reply, render
+from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
+from faq.replies import Reply, render
 
 logger = logging.getLogger(__name__)
 
@@ -54,25 +56,11 @@ PARSE_TIMEOUT_S = 3.0
 # Why a safe reply is sent: the guard refused the message, or the bot failed.
 REASONS = ("too_long", "rate_limited", "error")
 
-_TEXTS = {
-    "too_long": (
-        "That message is too long for me (more than {max_chars} characters), so I "
-        "haven't read it. Please ask your question in a few sentences. To talk to "
-        "a person, call {name} on {phone}. If you feel seriously unwell, call "
-        "{emergency_number} now."
-    ),
-    "rate_limited": (
-        "You're sending messages faster than I can answer. Please wait a few "
-        "seconds and send your question again. To talk to a person, call {name} "
-        "on {phone}. If you feel seriously unwell, call {emergency_number} now."
-    ),
-    "error": (
-        "Sorry, something went wrong on our side and I can't answer right now. "
-        "Please call {name} on {phone} ({hours}). If you feel seriously unwell, "
-        "for example trouble breathing, swallowing or speaking, call "
-        "{emergency_number} now."
-    ),
-    "error_emergency": ("Sorry, something went wrong on our side and I can't answer in full right now."),
+# The knowledge base's text for each reason (data/knowledge_base.yml, replies).
+_REPLY_KEYS = {
+    "too_long": ReplyKey.REFUSED_TOO_LONG,
+    "rate_limited": ReplyKey.REFUSED_RATE_LIMITED,
+    "error": ReplyKey.FAILED,
 }
 
 
@@ -93,14 +81,14 @@ def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
     """
     if reason not in REASONS:
         raise ValueError(f"unknown reason {reason!r}")
-    key = "error_emergency" if emergency and reason == "error" else reason
-    answer = _TEXTS[key].replace("{max_chars}", str(GUARD.max_chars))
+    kb = load_knowledge_base()
+    key = ReplyKey.FAILED_EMERGENCY if emergency and reason == "error" else _REPLY_KEYS[reason]
+    answer = kb.reply(key).replace("{max_chars}", str(GUARD.max_chars))
+    talk = [kb.suggestion(ButtonKey.HANDOFF)]
     if emergency:
-        reply = Reply(
-            type=ReplyType.TRIAGE, answer=answer, escalation=Escalation.EMERGENCY, suggestions=[TALK_TO_PERSON]
-        )
+        reply = Reply(type=ReplyType.TRIAGE, answer=answer, escalation=Escalation.EMERGENCY, suggestions=talk)
     else:
-        reply = Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=[TALK_TO_PERSON])
+        reply = Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=talk)
     return render(reply, load_clinic())
 
 

@@ -5,9 +5,11 @@ Every project channel (channels/rest.py, channels/telegram.py) calls
 deployment all get the same start-up; the listeners are idempotent, so two
 channels registering them is the same as one.
 
-- before the server starts (before Rasa loads the model): Rasa's
+- before the server starts (before Rasa loads the model): the patient-facing
+  texts (data/knowledge_base.yml, clinic.yml) are loaded and checked, so a
+  missing text stops the start instead of the first safe reply; and Rasa's
   action-response schema check is replaced by a cached validator
-  (channels/speedups.py). It used to be a side effect of importing
+  (channels/speedups.py). That used to be a side effect of importing
   channels.rest, so a process without the REST channel ran without it.
 - after the server starts (the agent is loaded): the tracker store fails
   closed. Rasa's FailSafeTrackerStore would, with the database down, answer
@@ -28,6 +30,8 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from sanic import Blueprint
 
 from channels.speedups import action_response_validation_cached, cache_action_response_validation
+from faq.clinic import load_clinic
+from faq.knowledge_base import load_knowledge_base
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,8 @@ def fail_closed_tracker_store(agent: Any) -> bool:
 
 
 async def before_server_start(app: Any, _loop: Any) -> None:
+    load_knowledge_base()
+    load_clinic()
     cache_action_response_validation()
 
 

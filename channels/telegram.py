@@ -31,13 +31,16 @@ from channels import startup
 from channels.guarded import GuardedMessages
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
+    SIREN,
     OutgoingMessage,
     escape,
     render_payload,
     render_text,
     valid_callback_data,
 )
+from faq.clinic import load_clinic
 from faq.contract import TELEGRAM_SENDER_PREFIX
+from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.settings import SETTINGS, Settings
 
 logger = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ SEEN_UPDATES = 1000
 # After this long without a bot message the patient gets the safe reply (channels/guarded.py);
 # the bot's own answer is not cancelled and still arrives if it comes later.
 DEFAULT_REPLY_TIMEOUT_S = 20.0
-# Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
+# Message kinds we can't read: answered with media_reply() in a private chat.
 MEDIA_KEYS = (
     "sticker",
     "photo",
@@ -87,56 +90,30 @@ def chat_for(recipient_id: Any) -> str:
     return recipient[len(SENDER_PREFIX) :] if recipient.startswith(SENDER_PREFIX) else recipient
 
 
-def _clinic() -> Dict[str, str]:
-    """Clinic contacts from clinic.yml, for the channel's own messages."""
-    try:
-        from faq.clinic import load_clinic
+def plain_text(key: ReplyKey) -> str:
+    """One of the channel's own texts (data/knowledge_base.yml), filled from clinic.yml."""
+    return load_clinic().fill(load_knowledge_base().reply(key))
 
-        return dict(load_clinic().contact)
-    except Exception as error:  # noqa: BLE001 - the channel must work even without them
-        logger.warning("Telegram: could not read clinic.yml (%s)", error)
-        return {}
+
+def channel_text(key: ReplyKey) -> str:
+    """plain_text, escaped for parse_mode HTML."""
+    return escape(plain_text(key))
 
 
 def help_message() -> str:
-    clinic = _clinic()
-    name = escape(clinic.get("name", "the clinic"))
-    lines = [
-        "<b>How I can help</b>",
-        f"I'm the automated assistant of {name}, not a doctor. I answer questions about "
-        "the risks of Botox from one article, and I quote the sentences my answers rest on.",
-        "",
-        "Type a question in your own words, for example:",
-        "\u2022 Is Botox safe?",
-        "\u2022 What are the side effects?",
-        "\u2022 Who should inject Botox?",
-        "",
-        "Tap the buttons under my answers for more. /start shows the greeting again.",
-    ]
-    if clinic.get("emergency_number"):
-        lines += ["", f"\U0001f6a8 <b>In an emergency call {escape(clinic['emergency_number'])}.</b>"]
-    if clinic.get("phone"):
-        hours = f" ({escape(clinic['hours'])})" if clinic.get("hours") else ""
-        lines.append(f"To talk to a person: {escape(clinic['phone'])}{hours}.")
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            f"<b>{channel_text(ReplyKey.TELEGRAM_HELP_TITLE)}</b>",
+            channel_text(ReplyKey.TELEGRAM_HELP),
+            "",
+            f"{SIREN} <b>{channel_text(ReplyKey.TELEGRAM_HELP_EMERGENCY)}</b>",
+            channel_text(ReplyKey.TELEGRAM_HELP_CONTACT),
+        ]
+    )
 
 
-def _with_emergency(text: str) -> str:
-    number = _clinic().get("emergency_number")
-    if number:
-        text += (
-            f"\n\nIf you feel unwell after an injection, tell me in words, or in an emergency call {escape(number)}."
-        )
-    return text
-
-
-MEDIA_REPLY = (
-    "Sorry, I can only read text messages: I can't look at photos, stickers, voice "
-    "messages or files. Please type your question, for example \u201cis Botox safe?\u201d."
-)
-EDITED_REPLY = "I only read new messages, not edits. Please send your corrected question as a new message."
-UNKNOWN_COMMAND_REPLY = "I don't know that command. Type your question, or send /help."
-GROUP_REPLY = "I answer health questions in a private chat only. Please open a chat with me and send /start there."
+def media_reply() -> str:
+    return f"{channel_text(ReplyKey.TELEGRAM_MEDIA)}\n\n{channel_text(ReplyKey.TELEGRAM_MEDIA_EMERGENCY)}"
 
 
 class TelegramOutput(OutputChannel):
@@ -155,7 +132,8 @@ class TelegramOutput(OutputChannel):
         custom = message.get("custom")
         if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
             # The payload holds everything in `text`: don't send it twice.
-            await self.send_messages(recipient_id, render_payload(custom))
+            book_title = load_knowledge_base().buttons[ButtonKey.BOOK_VISIT]
+            await self.send_messages(recipient_id, render_payload(custom, book_title=book_title))
             return
         text = message.get("text") or ""
         for key in ("image", "attachment"):
@@ -318,7 +296,7 @@ class TelegramInput(InputChannel):
             if isinstance(edited, dict):
                 chat = edited.get("chat") or {}
                 if chat.get("type") == "private" and chat.get("id") is not None:
-                    await out.send_html(str(chat["id"]), escape(EDITED_REPLY))
+                    await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED))
                 return
         message = update.get("message")
         if not isinstance(message, dict):
@@ -334,11 +312,11 @@ class TelegramInput(InputChannel):
         if chat.get("type") != "private":
             # Health questions don't belong in a group; answer commands only.
             if command:
-                await out.send_html(chat_id, escape(GROUP_REPLY))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP))
             return
         if not isinstance(text, str) or not text.strip():
             if any(key in message for key in MEDIA_KEYS):
-                await out.send_html(chat_id, _with_emergency(escape(MEDIA_REPLY)))
+                await out.send_html(chat_id, media_reply())
             return  # service messages (pinned, chat photo changed...): silently
         if command:
             name = command.group(1).lower()
@@ -347,7 +325,7 @@ class TelegramInput(InputChannel):
             elif name == "help":
                 await out.send_html(chat_id, help_message())
             else:
-                await out.send_html(chat_id, escape(UNKNOWN_COMMAND_REPLY))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND))
             return
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
 
@@ -382,7 +360,7 @@ class TelegramInput(InputChannel):
             await out.api.call(
                 "answerCallbackQuery",
                 callback_query_id=query.get("id"),
-                text=None if usable else "Sorry, this button doesn't work here. Please type your question.",
+                text=None if usable else plain_text(ReplyKey.TELEGRAM_BUTTON_UNUSABLE),  # a toast: plain text
             )
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)

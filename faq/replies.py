@@ -6,11 +6,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from faq.clinic import Clinic
 from faq.contract import Escalation, ReplyType, topic_intent
-from faq.knowledge_base import KnowledgeBase, Quote, Topic
-
-TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
-WHERE_DOES_IT_SAY = {"title": "Where does it say that?", "payload": "/ask_source"}
-TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
+from faq.knowledge_base import ButtonKey, KnowledgeBase, Quote, Topic
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,8 @@ def topic_button(kb: KnowledgeBase, topic_id: str) -> Dict[str, str]:
 
 
 def topic_suggestions(kb: KnowledgeBase, topic: Topic) -> List[Dict[str, str]]:
-    return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [topic_button(kb, r) for r in topic.related]
+    follow_ups = [kb.suggestion(ButtonKey.TELL_ME_MORE), kb.suggestion(ButtonKey.ASK_SOURCE)]
+    return follow_ups + [topic_button(kb, r) for r in topic.related]
 
 
 def topic_answer(kb: KnowledgeBase, topic: Topic, intro: Optional[str] = None) -> Reply:

@@ -10,15 +10,8 @@ import pytest_asyncio
 from fake_telegram import FakeTelegram
 from servers import PROJECT_ROOT
 
-from channels.telegram import (
-    EDITED_REPLY,
-    GROUP_REPLY,
-    MEDIA_REPLY,
-    START_MESSAGE,
-    UNKNOWN_COMMAND_REPLY,
-    TelegramInput,
-)
-from channels.telegram_format import escape
+from channels.telegram import START_MESSAGE, TelegramInput, channel_text, media_reply
+from faq.knowledge_base import ReplyKey
 from faq.settings import Settings
 
 TOKEN = "123456:TEST-token_abc"
@@ -117,7 +110,7 @@ async def test_media_gets_a_polite_reply_and_never_reaches_the_bot(channel, fake
     await channel.handle_update(message(**extra), bot)
     assert bot.messages == []
     [sent] = fake.calls("sendMessage")
-    assert sent["text"].startswith(escape(MEDIA_REPLY))
+    assert sent["text"] == media_reply()
 
 
 @pytest.mark.asyncio
@@ -128,7 +121,10 @@ async def test_unknown_command_and_edited_message(channel, fake):
     edited["edited_message"] = edited.pop("message")
     await channel.handle_update(edited, bot)
     assert bot.messages == []
-    assert [c["text"] for c in fake.calls("sendMessage")] == [escape(UNKNOWN_COMMAND_REPLY), escape(EDITED_REPLY)]
+    assert [c["text"] for c in fake.calls("sendMessage")] == [
+        channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND),
+        channel_text(ReplyKey.TELEGRAM_EDITED),
+    ]
 
 
 @pytest.mark.asyncio
@@ -140,7 +136,7 @@ async def test_groups_get_commands_answered_and_nothing_else(channel, fake):
     await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
     assert bot.messages == []
     [sent] = fake.calls("sendMessage")
-    assert sent["text"] == escape(GROUP_REPLY) and str(sent["chat_id"]) == str(GROUP["id"])
+    assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP) and str(sent["chat_id"]) == str(GROUP["id"])
 
 
 @pytest.mark.asyncio
