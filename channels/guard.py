@@ -75,11 +75,6 @@ class Guard:
                 self._buckets.popitem(last=False)  # least recently seen
         return allowed
 
-    def head(self, text: Optional[str]) -> str:
-        """The part of a refused message still read for an emergency: a
-        refusal must never hide "I can't breathe" behind "slow down"."""
-        return (text or "")[: self.max_chars]
-
     def too_long(self, text: Optional[str]) -> bool:
         return len(text or "") > self.max_chars
 

@@ -5,13 +5,19 @@ REST (channels/rest.py) and Telegram (channels/telegram.py) both call
     await GuardedMessages("rest", reply_timeout_s).handle(message, on_new_message, agent)
 
 with Rasa's `UserMessage` (its output channel counts what it sent, `responses`),
-and this module does the same three things for both, in this order:
+and this module does the same four things for both, in this order:
 
+0. the text is normalised (faq/text.py: NFKC, no zero-width or other format
+   characters, Latin look-alikes folded, HTML tags stripped), so "I can't
+   bre\u200bathe" or "<b>I can't breathe</b>" reaches the NLU, triage and the
+   tracker store as "I can't breathe";
 1. the guard (channels/guard.py): a message over the length limit or from a
    sender over the rate limit is not passed on to Rasa; the patient gets a
    polite refusal, with the emergency advice first when the message reports
-   an emergency (the refused text is still read by the NLU: a refusal must
-   never hide "I can't breathe" behind "slow down");
+   an emergency. The refused text is still read by the NLU, all of it (in
+   windows of the length limit, up to MAX_SCAN_CHARS): a refusal must never
+   hide "I can't breathe" behind "slow down" or "too long", wherever in the
+   message it is;
 2. Rasa handles the message, with a deadline (`reply_timeout_s`); a slow
    reply is not cancelled: it finishes in the background, so the tracker
    store stays whole, and is logged when it ends;
@@ -37,7 +43,7 @@ Nothing here logs message text; senders are logged as a short hash.
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tuple
 
 from rasa.core.channels.channel import UserMessage
 
@@ -46,6 +52,7 @@ from faq.clinic import load_clinic
 from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.replies import Reply, render
+from faq.text import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +60,23 @@ logger = logging.getLogger(__name__)
 SILENT_COMMANDS = ("/restart", "/session_start", "/back")
 # How long the fallback may wait for Rasa's own NLU to tell an emergency.
 PARSE_TIMEOUT_S = 3.0
+# A refused message is read for an emergency in windows of the length limit
+# (what the NLU reads of any message) that overlap by this much, so a sentence
+# cut at one window's edge is whole in the next.
+SCAN_OVERLAP_CHARS = 300
+# Read at most this much of a refused message (about 65 ms of NLU per 1,000
+# characters). Every message that reaches the channel in production is
+# shorter: nginx refuses bodies over 16 KB, Telegram texts are at most 4,096.
+MAX_SCAN_CHARS = 50_000
 # Why a safe reply is sent: the guard refused the message, or the bot failed.
 REASONS = ("too_long", "rate_limited", "error")
 
-# The knowledge base's text for each reason (data/knowledge_base.yml, replies).
+# The knowledge base's text for each reason (data/knowledge_base.yml, replies):
+# (the reply, the reply after the emergency advice).
 _REPLY_KEYS = {
-    "too_long": ReplyKey.REFUSED_TOO_LONG,
-    "rate_limited": ReplyKey.REFUSED_RATE_LIMITED,
-    "error": ReplyKey.FAILED,
+    "too_long": (ReplyKey.REFUSED_TOO_LONG, ReplyKey.REFUSED_TOO_LONG_EMERGENCY),
+    "rate_limited": (ReplyKey.REFUSED_RATE_LIMITED, ReplyKey.REFUSED_RATE_LIMITED_EMERGENCY),
+    "error": (ReplyKey.FAILED, ReplyKey.FAILED_EMERGENCY),
 }
 
 
@@ -76,14 +92,17 @@ class CountingOutput(Protocol):
 def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
     """Text and payload (docs/payload.md) of a refusal or failure reply.
 
-    With emergency=True (the triage of this very message said "emergency")
-    the clinic's emergency advice comes first, as in every emergency reply.
+    Every one ends with the emergency line. With emergency=True (the triage
+    of this very message said "emergency") the clinic's emergency advice
+    comes first instead, as in every emergency reply, and the text never asks
+    the patient to wait or to send the message again.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown reason {reason!r}")
     kb = load_knowledge_base()
-    key = ReplyKey.FAILED_EMERGENCY if emergency and reason == "error" else _REPLY_KEYS[reason]
-    answer = kb.reply(key).replace("{max_chars}", str(GUARD.max_chars))
+    key, emergency_key = _REPLY_KEYS[reason]
+    answer = kb.reply(emergency_key) if emergency else kb.with_emergency_line(key)
+    answer = answer.replace("{max_chars}", str(GUARD.max_chars))
     talk = [kb.suggestion(ButtonKey.HANDOFF)]
     if emergency:
         reply = Reply(type=ReplyType.TRIAGE, answer=answer, escalation=Escalation.EMERGENCY, suggestions=talk)
@@ -116,6 +135,36 @@ async def is_emergency(agent: Any, text: Optional[str], channel: str) -> bool:
         logger.error("%s.fallback.parse_failed error=%s", channel, type(error).__name__)
         return False
     return emergency_from_parse(parse_data)
+
+
+def scan_windows(text: str, size: int, overlap: int = SCAN_OVERLAP_CHARS) -> List[str]:
+    """`text` cut into pieces of at most `size` characters, overlapping by
+    about `overlap`, cut between words where possible."""
+    if len(text) <= size:
+        return [text]
+    pieces, start = [], 0
+    while True:
+        end = min(start + size, len(text))
+        if end < len(text):
+            space = text.rfind(" ", start + overlap + 1, end)
+            end = space if space > 0 else end
+        pieces.append(text[start:end])
+        if end >= len(text):
+            return pieces
+        next_start = end - overlap
+        space = text.find(" ", next_start, end)
+        start = space + 1 if space >= 0 else next_start
+
+
+async def emergency_anywhere(agent: Any, text: str, window: int, channel: str, tag: str) -> bool:
+    """is_emergency on every window of a (refused, possibly long) message."""
+    if len(text) > MAX_SCAN_CHARS:
+        logger.warning("%s.scan.truncated sender=%s chars=%d read=%d", channel, tag, len(text), MAX_SCAN_CHARS)
+    for piece in scan_windows(text[:MAX_SCAN_CHARS], window):
+        if await is_emergency(agent, piece, channel):
+            return True
+        await asyncio.sleep(0)  # let other conversations go on between windows
+    return False
 
 
 async def reply_failure(bot_reply: Awaitable[Any], timeout_s: float, channel: str, tag: str) -> Optional[str]:
@@ -159,12 +208,13 @@ class GuardedMessages:
         """Guard, then the bot with a deadline, then the safe reply if the bot
         produced nothing. Every reply goes to `message.output_channel`."""
         output: CountingOutput = message.output_channel
-        text, sender = message.text or "", message.sender_id
+        message.text = text = normalise(message.text or "")
+        sender = message.sender_id
         tag = sender_tag(sender)
         reason = self.guard.check(sender, text)
         if reason:
             logger.warning("%s.message.refused reason=%s sender=%s chars=%d", self.name, reason, tag, len(text))
-            emergency = await is_emergency(agent, self.guard.head(text), self.name)
+            emergency = await emergency_anywhere(agent, text, self.guard.max_chars, self.name, tag)
             await self._send_safe_reply(output, sender, reason, emergency)
             return
         failure = await reply_failure(on_new_message(message), self.reply_timeout_s, self.name, tag)

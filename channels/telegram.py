@@ -16,7 +16,6 @@ without a bot) and answers every webhook call with 503.
 """
 
 import hmac
-import html
 import logging
 import re
 from collections import OrderedDict
@@ -28,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import startup
+from channels.guard import sender_tag
 from channels.guarded import GuardedMessages
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
@@ -38,8 +38,9 @@ from channels.telegram_format import (
     render_text,
     valid_callback_data,
 )
+from channels.telegram_outbox import Outbox, plain_params, tracker_store_engine
 from faq.clinic import load_clinic
-from faq.contract import TELEGRAM_SENDER_PREFIX
+from faq.contract import TELEGRAM_SENDER_PREFIX, Escalation
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.settings import SETTINGS, Settings
 
@@ -90,14 +91,16 @@ def chat_for(recipient_id: Any) -> str:
     return recipient[len(SENDER_PREFIX) :] if recipient.startswith(SENDER_PREFIX) else recipient
 
 
-def plain_text(key: ReplyKey) -> str:
-    """One of the channel's own texts (data/knowledge_base.yml), filled from clinic.yml."""
-    return load_clinic().fill(load_knowledge_base().reply(key))
+def plain_text(key: ReplyKey, refusal: bool = False, separator: str = " ") -> str:
+    """One of the channel's own texts (data/knowledge_base.yml), filled from
+    clinic.yml; a refusal ends with the emergency line."""
+    kb = load_knowledge_base()
+    return load_clinic().fill(kb.with_emergency_line(key, separator) if refusal else kb.reply(key))
 
 
-def channel_text(key: ReplyKey) -> str:
+def channel_text(key: ReplyKey, refusal: bool = False, separator: str = " ") -> str:
     """plain_text, escaped for parse_mode HTML."""
-    return escape(plain_text(key))
+    return escape(plain_text(key, refusal, separator))
 
 
 def help_message() -> str:
@@ -113,18 +116,19 @@ def help_message() -> str:
 
 
 def media_reply() -> str:
-    return f"{channel_text(ReplyKey.TELEGRAM_MEDIA)}\n\n{channel_text(ReplyKey.TELEGRAM_MEDIA_EMERGENCY)}"
+    return channel_text(ReplyKey.TELEGRAM_MEDIA, refusal=True, separator="\n\n")
 
 
 class TelegramOutput(OutputChannel):
-    """Sends bot messages with sendMessage, rendered from the reply payload."""
+    """Sends bot messages with sendMessage, rendered from the reply payload;
+    what Telegram does not accept goes to the outbox (channels/telegram_outbox.py)."""
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    def __init__(self, api: BotApi) -> None:
-        self.api = api
+    def __init__(self, api: BotApi, outbox: Outbox) -> None:
+        self.api, self.outbox = api, outbox
         self.responses = 0  # bot messages handed to this channel by Rasa
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
@@ -133,7 +137,8 @@ class TelegramOutput(OutputChannel):
         if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
             # The payload holds everything in `text`: don't send it twice.
             book_title = load_knowledge_base().buttons[ButtonKey.BOOK_VISIT]
-            await self.send_messages(recipient_id, render_payload(custom, book_title=book_title))
+            emergency = custom.get("escalation") == Escalation.EMERGENCY
+            await self.send_messages(recipient_id, render_payload(custom, book_title=book_title), emergency)
             return
         text = message.get("text") or ""
         for key in ("image", "attachment"):
@@ -150,24 +155,38 @@ class TelegramOutput(OutputChannel):
         """One message of trusted HTML (the channel's own texts)."""
         await self.send_messages(recipient_id, [OutgoingMessage(html_text)])
 
-    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage]) -> None:
-        for message in messages:
-            try:
-                await self.api.call("sendMessage", **message.params(chat_for(recipient_id)))
-            except TelegramApiError as error:
-                logger.error("Telegram: %s", error)
-                if error.status == 400:
-                    await self._send_plain(recipient_id, message)
-                elif error.status in (0, 403):
-                    return  # unreachable or blocked by the user: stop this reply
+    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage], emergency: bool = False) -> None:
+        """Sends one reply's messages in order. A 400 is resent at once as plain
+        text; what Telegram may take later (no answer, 5xx, 429) goes to the
+        outbox with the rest of the reply, as does everything for a chat
+        whose earlier reply is still waiting there."""
+        chat = chat_for(recipient_id)
+        tag = sender_tag(sender_for(chat))
+        calls = [message.params(chat) for message in messages]
+        for i, params in enumerate(calls):
+            if self.outbox.waiting(chat):
+                await self.outbox.put(calls[i:], emergency, tag)
+                return
+            error = await self._try(params)
+            if error is not None and error.status == 400:
+                calls[i] = plain_params(params)
+                error = await self._try(calls[i])
+            if error is None:
+                continue
+            if error.retryable:
+                await self.outbox.put(calls[i:], emergency, tag, error)
+                return
+            self.outbox.dropped(tag, emergency, f"Telegram refused it ({error.status})")
+            if error.status == 403:
+                return  # blocked by the patient: stop this reply
 
-    async def _send_plain(self, recipient_id: str, message: OutgoingMessage) -> None:
-        """Last resort after a 400: the same text without HTML or buttons."""
-        plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
+    async def _try(self, params: Dict[str, Any]) -> Optional[TelegramApiError]:
         try:
-            await self.api.call("sendMessage", chat_id=chat_for(recipient_id), text=plain)
+            await self.api.call("sendMessage", **params)
         except TelegramApiError as error:
-            logger.error("Telegram: plain-text resend failed too: %s", error)
+            logger.warning("Telegram: %s", error)
+            return error
+        return None
 
 
 class TelegramInput(InputChannel):
@@ -209,6 +228,7 @@ class TelegramInput(InputChannel):
         self.secret_token = secret_token or None
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
         self.api = BotApi(self.token or "", self.api_base_url)
+        self.outbox = Outbox(self.api)
         self._seen_updates: OrderedDict[Any, None] = OrderedDict()
         self.problem = self._configuration_problem()
         if self.problem:
@@ -228,7 +248,7 @@ class TelegramInput(InputChannel):
         return None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return None if self.problem else TelegramOutput(self.api)
+        return None if self.problem else TelegramOutput(self.api, self.outbox)
 
     def secret_ok(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER)
@@ -249,6 +269,15 @@ class TelegramInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("telegram_webhook", __name__)
         startup.register(telegram_webhook)
+
+        @telegram_webhook.listener("after_server_start")
+        async def start_outbox(app: Any, _loop: Any) -> None:
+            if not self.problem:  # replies kept in the tracker store's database
+                await self.outbox.start(tracker_store_engine(getattr(app.ctx, "agent", None)))
+
+        @telegram_webhook.listener("before_server_stop")
+        async def stop_outbox(*_: Any) -> None:
+            await self.outbox.stop()
 
         @telegram_webhook.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
@@ -287,7 +316,7 @@ class TelegramInput(InputChannel):
         self, update: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any = None
     ) -> None:
         """Does what one update asks for; never raises on updates we can't use."""
-        out = TelegramOutput(self.api)
+        out = TelegramOutput(self.api, self.outbox)
         if isinstance(update.get("callback_query"), dict):
             await self._handle_callback(update["callback_query"], out, on_new_message, agent)
             return
@@ -296,7 +325,7 @@ class TelegramInput(InputChannel):
             if isinstance(edited, dict):
                 chat = edited.get("chat") or {}
                 if chat.get("type") == "private" and chat.get("id") is not None:
-                    await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED))
+                    await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True))
                 return
         message = update.get("message")
         if not isinstance(message, dict):
@@ -308,11 +337,13 @@ class TelegramInput(InputChannel):
             return
         chat_id = str(chat["id"])
         text = message.get("text")
+        if not isinstance(text, str) or not text.strip():
+            text = message.get("caption")  # a photo or file with words: read the words
         command = COMMAND.match(text) if isinstance(text, str) else None
         if chat.get("type") != "private":
             # Health questions don't belong in a group; answer commands only.
             if command:
-                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True))
             return
         if not isinstance(text, str) or not text.strip():
             if any(key in message for key in MEDIA_KEYS):
@@ -325,7 +356,7 @@ class TelegramInput(InputChannel):
             elif name == "help":
                 await out.send_html(chat_id, help_message())
             else:
-                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True))
             return
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
 
@@ -360,7 +391,7 @@ class TelegramInput(InputChannel):
             await out.api.call(
                 "answerCallbackQuery",
                 callback_query_id=query.get("id"),
-                text=None if usable else plain_text(ReplyKey.TELEGRAM_BUTTON_UNUSABLE),  # a toast: plain text
+                text=None if usable else plain_text(ReplyKey.TELEGRAM_BUTTON_UNUSABLE, refusal=True),  # a toast
             )
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)

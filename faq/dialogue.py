@@ -32,7 +32,8 @@ class Turn:
 
 
 def _fallback(kb: KnowledgeBase, key: ReplyKey = ReplyKey.FALLBACK) -> Reply:
-    return Reply(type=ReplyType.FALLBACK, answer=kb.reply(key), suggestions=[kb.suggestion(ButtonKey.HANDOFF)])
+    answer = kb.with_emergency_line(key)
+    return Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=[kb.suggestion(ButtonKey.HANDOFF)])
 
 
 def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:

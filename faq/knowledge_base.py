@@ -42,9 +42,13 @@ class ReplyKey(_Named):
     MORE_INTRO = "more_intro"
     BAD_INPUT = "bad_input"
     TOO_LONG = "too_long"
+    # every fallback and refusal ends with it (with_emergency_line)
+    EMERGENCY_LINE = "emergency_line"
     # channels/guarded.py: refusals and the safe reply ({max_chars}: the length limit)
     REFUSED_TOO_LONG = "refused_too_long"
+    REFUSED_TOO_LONG_EMERGENCY = "refused_too_long_emergency"
     REFUSED_RATE_LIMITED = "refused_rate_limited"
+    REFUSED_RATE_LIMITED_EMERGENCY = "refused_rate_limited_emergency"
     FAILED = "failed"
     FAILED_EMERGENCY = "failed_emergency"
     # triage/reply.py: a symptom report naming no symptom the policy knows
@@ -55,7 +59,6 @@ class ReplyKey(_Named):
     TELEGRAM_HELP_EMERGENCY = "telegram_help_emergency"
     TELEGRAM_HELP_CONTACT = "telegram_help_contact"
     TELEGRAM_MEDIA = "telegram_media"
-    TELEGRAM_MEDIA_EMERGENCY = "telegram_media_emergency"
     TELEGRAM_EDITED = "telegram_edited"
     TELEGRAM_UNKNOWN_COMMAND = "telegram_unknown_command"
     TELEGRAM_GROUP = "telegram_group"
@@ -117,6 +120,11 @@ class KnowledgeBase:
     def reply(self, key: ReplyKey) -> str:
         """The text of one reply, placeholders not yet filled (Clinic.fill)."""
         return self.replies[key]
+
+    def with_emergency_line(self, key: ReplyKey, separator: str = " ") -> str:
+        """A fallback or refusal: the reply, then the emergency line. Whatever
+        went wrong, the patient reads where to call if they feel unwell."""
+        return self.reply(key) + separator + self.reply(ReplyKey.EMERGENCY_LINE)
 
     def suggestion(self, key: ButtonKey) -> Dict[str, str]:
         """A suggestion button: its title and the message it sends."""

@@ -99,7 +99,7 @@ async def test_start_is_the_greeting_and_help_is_answered_by_the_channel(channel
     "extra",
     [
         {"sticker": {"file_id": "x", "emoji": "\U0001f600"}},
-        {"photo": [{"file_id": "p", "width": 90, "height": 90}], "caption": "my bruise"},
+        {"photo": [{"file_id": "p", "width": 90, "height": 90}]},
         {"voice": {"file_id": "v", "duration": 3}},
         {"document": {"file_id": "d"}},
         {"location": {"latitude": 1.0, "longitude": 2.0}},
@@ -114,6 +114,17 @@ async def test_media_gets_a_polite_reply_and_never_reaches_the_bot(channel, fake
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("media", ["photo", "document"])
+async def test_a_caption_is_read_as_the_users_message(channel, fake, media):
+    bot = Bot()
+    attachment = [{"file_id": "p", "width": 90, "height": 90}] if media == "photo" else {"file_id": "d"}
+    await channel.handle_update(message(**{media: attachment, "caption": "is this bruise normal?"}), bot)
+    assert [m.text for m in bot.messages] == ["is this bruise normal?"]
+    [sent] = fake.calls("sendMessage")
+    assert sent["text"] == "Answer &lt;1&gt;"
+
+
+@pytest.mark.asyncio
 async def test_unknown_command_and_edited_message(channel, fake):
     bot = Bot()
     await channel.handle_update(message("/settings"), bot)
@@ -122,8 +133,8 @@ async def test_unknown_command_and_edited_message(channel, fake):
     await channel.handle_update(edited, bot)
     assert bot.messages == []
     assert [c["text"] for c in fake.calls("sendMessage")] == [
-        channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND),
-        channel_text(ReplyKey.TELEGRAM_EDITED),
+        channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True),
+        channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True),
     ]
 
 
@@ -136,7 +147,8 @@ async def test_groups_get_commands_answered_and_nothing_else(channel, fake):
     await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
     assert bot.messages == []
     [sent] = fake.calls("sendMessage")
-    assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP) and str(sent["chat_id"]) == str(GROUP["id"])
+    assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
+    assert str(sent["chat_id"]) == str(GROUP["id"])
 
 
 @pytest.mark.asyncio
@@ -201,10 +213,7 @@ async def test_the_patient_gets_the_safe_fallback_when_the_bot_fails(channel, fa
 
 @pytest.mark.asyncio
 async def test_html_rejected_by_telegram_is_resent_as_plain_text(channel, fake):
-    fake.fail_next["sendMessage"] = (
-        400,
-        {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"},
-    )
+    fake.fail("sendMessage", 400, "Bad Request: can't parse entities")
     await channel.handle_update(message("is botox safe?"), Bot())
     first, second = fake.calls("sendMessage")
     assert first["parse_mode"] == "HTML"

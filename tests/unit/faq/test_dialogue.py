@@ -103,3 +103,16 @@ def test_empty_or_too_long_messages_get_a_polite_reply(kb, clinic, text):
     _, reply_text, payload = reply_for(kb, clinic, "ask_safety", text=text)
     assert payload["type"] == "fallback" and payload["sources"] == []
     assert reply_text
+
+
+@pytest.mark.parametrize(
+    "intent, text",
+    [("nlu_fallback", "a question"), ("tell_me_more", "tell me more"), ("greet", ""), ("greet", "x" * 3000)],
+    ids=["not covered", "no previous answer", "empty", "too long"],
+)
+def test_every_fallback_ends_with_the_emergency_line(kb, clinic, intent, text):
+    _, text_out, payload = reply_for(kb, clinic, intent, text=text)
+    assert payload["type"] == "fallback"
+    assert text_out.endswith(
+        f"If you feel seriously unwell after an injection, call {clinic.contact['emergency_number']} now."
+    )
