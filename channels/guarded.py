@@ -89,7 +89,7 @@ class CountingOutput(Protocol):
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None: ...
 
 
-def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
+def safe_reply(reason: str, emergency: bool = False, max_chars: int = GUARD.max_chars) -> Tuple[str, Dict]:
     """Text and payload (docs/payload.md) of a refusal or failure reply.
 
     Every one ends with the emergency line. With emergency=True (the triage
@@ -102,7 +102,7 @@ def safe_reply(reason: str, emergency: bool = False) -> Tuple[str, Dict]:
     kb = load_knowledge_base()
     key, emergency_key = _REPLY_KEYS[reason]
     answer = kb.reply(emergency_key) if emergency else kb.with_emergency_line(key)
-    answer = answer.replace("{max_chars}", str(GUARD.max_chars))
+    answer = answer.replace("{max_chars}", str(max_chars))
     talk = [kb.suggestion(ButtonKey.HANDOFF)]
     if emergency:
         reply = Reply(type=ReplyType.TRIAGE, answer=answer, escalation=Escalation.EMERGENCY, suggestions=talk)
@@ -225,7 +225,6 @@ class GuardedMessages:
         emergency = await is_emergency(agent, text, self.name)
         await self._send_safe_reply(output, sender, "error", emergency)
 
-    @staticmethod
-    async def _send_safe_reply(output: CountingOutput, sender: str, reason: str, emergency: bool) -> None:
-        text, payload = safe_reply(reason, emergency=emergency)
+    async def _send_safe_reply(self, output: CountingOutput, sender: str, reason: str, emergency: bool) -> None:
+        text, payload = safe_reply(reason, emergency=emergency, max_chars=self.guard.max_chars)
         await output.send_response(sender, {"text": text, "custom": payload})

@@ -13,6 +13,10 @@ X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
 (scripts/telegram_webhook.py); anything else gets 403 and never reaches the
 bot. Without a token or secret the channel still loads (so `make run` works
 without a bot) and answers every webhook call with 503.
+
+A private message (or a photo's or file's caption, or a button's data) goes
+to Rasa through channels/guarded.py, like a REST message. Replies Telegram
+does not accept at once are retried from channels/telegram_outbox.py.
 """
 
 import hmac
@@ -57,7 +61,8 @@ SEEN_UPDATES = 1000
 # After this long without a bot message the patient gets the safe reply (channels/guarded.py);
 # the bot's own answer is not cancelled and still arrives if it comes later.
 DEFAULT_REPLY_TIMEOUT_S = 20.0
-# Message kinds we can't read: answered with media_reply() in a private chat.
+# Message kinds we can't read: answered with media_reply() in a private chat,
+# unless they carry a caption (then the caption is the message).
 MEDIA_KEYS = (
     "sticker",
     "photo",
