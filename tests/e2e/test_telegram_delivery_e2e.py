@@ -19,8 +19,8 @@ import time
 import pytest
 from fake_telegram import FakeTelegram
 from servers import RasaStack
+from telegram_updates import credentials, private_chat, update
 from telegram_updates import post as post_update
-from telegram_updates import private_chat, update
 
 from channels.telegram_format import SIREN
 
@@ -39,11 +39,8 @@ def fake():
 
 @pytest.fixture(scope="module")
 def stack(fake):
-    credentials = {
-        "channels.telegram.TelegramInput": {"token": TOKEN, "secret_token": SECRET, "api_base_url": fake.url}
-    }
     env = {"BOTOX_RETRY_TIME_SCALE": str(SCALE)}
-    with RasaStack(RASA_PORT, ACTION_PORT, credentials=credentials, env=env) as s:
+    with RasaStack(RASA_PORT, ACTION_PORT, credentials=credentials(TOKEN, SECRET, fake.url), env=env) as s:
         yield s
 
 
