@@ -9,7 +9,7 @@ replaces it with a validator built and checked once. The outcome is the
 same: a valid response passes; an invalid one goes to Rasa's original method,
 which raises the same ValidationError with Rasa's own message.
 
-Applied when channels.rest is imported (Rasa loads it from credentials.yml).
+Applied once when the server starts, by every project channel (channels/startup.py).
 Off with BOTOX_CACHE_ACTION_SCHEMA=0.
 """
 
@@ -20,6 +20,12 @@ from faq.settings import SETTINGS
 logger = logging.getLogger(__name__)
 
 
+def action_response_validation_cached() -> bool:
+    from rasa.core.actions.action import RemoteAction
+
+    return getattr(RemoteAction._validate_action_result, "botox_cached", False)
+
+
 def cache_action_response_validation() -> bool:
     """Patches RemoteAction._validate_action_result; True if applied."""
     if not SETTINGS.cache_action_schema:
@@ -27,7 +33,7 @@ def cache_action_response_validation() -> bool:
     from jsonschema import validators
     from rasa.core.actions.action import RemoteAction
 
-    if getattr(RemoteAction._validate_action_result, "botox_cached", False):
+    if action_response_validation_cached():
         return True
     original = RemoteAction._validate_action_result
     spec = RemoteAction.action_response_format_spec()

@@ -13,10 +13,13 @@ X-Telegram-Bot-Api-Secret-Token header that setWebhook registered
 (scripts/telegram_webhook.py); anything else gets 403 and never reaches the
 bot. Without a token or secret the channel still loads (so `make run` works
 without a bot) and answers every webhook call with 503.
+
+A private message (or a photo's or file's caption, or a button's data) goes
+to Rasa through channels/guarded.py, like a REST message. Replies Telegram
+does not accept at once are retried from channels/telegram_outbox.py.
 """
 
 import hmac
-import html
 import logging
 import re
 from collections import OrderedDict
@@ -27,16 +30,22 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.guard import GUARD, is_emergency, reply_failure, safe_reply, sender_tag
+from channels import startup
+from channels.guard import sender_tag
+from channels.guarded import GuardedMessages
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_format import (
+    SIREN,
     OutgoingMessage,
     escape,
     render_payload,
     render_text,
     valid_callback_data,
 )
-from faq.contract import TELEGRAM_SENDER_PREFIX
+from channels.telegram_outbox import Outbox, plain_params, tracker_store_engine
+from faq.clinic import load_clinic
+from faq.contract import TELEGRAM_SENDER_PREFIX, Escalation
+from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.settings import SETTINGS, Settings
 
 logger = logging.getLogger(__name__)
@@ -49,10 +58,11 @@ ENV_TOKEN, ENV_SECRET, ENV_BASE_URL = "TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOK
 START_MESSAGE = "/greet"
 # Telegram redelivers an update when our answer is slow; remember the last ones.
 SEEN_UPDATES = 1000
-# After this long without a bot message the patient gets guard.safe_reply("error");
+# After this long without a bot message the patient gets the safe reply (channels/guarded.py);
 # the bot's own answer is not cancelled and still arrives if it comes later.
 DEFAULT_REPLY_TIMEOUT_S = 20.0
-# Message kinds we can't read: answered with MEDIA_REPLY in a private chat.
+# Message kinds we can't read: answered with media_reply() in a private chat,
+# unless they carry a caption (then the caption is the message).
 MEDIA_KEYS = (
     "sticker",
     "photo",
@@ -86,67 +96,44 @@ def chat_for(recipient_id: Any) -> str:
     return recipient[len(SENDER_PREFIX) :] if recipient.startswith(SENDER_PREFIX) else recipient
 
 
-def _clinic() -> Dict[str, str]:
-    """Clinic contacts from clinic.yml, for the channel's own messages."""
-    try:
-        from faq.clinic import load_clinic
+def plain_text(key: ReplyKey, refusal: bool = False, separator: str = " ") -> str:
+    """One of the channel's own texts (data/knowledge_base.yml), filled from
+    clinic.yml; a refusal ends with the emergency line."""
+    kb = load_knowledge_base()
+    return load_clinic().fill(kb.with_emergency_line(key, separator) if refusal else kb.reply(key))
 
-        return dict(load_clinic().contact)
-    except Exception as error:  # noqa: BLE001 - the channel must work even without them
-        logger.warning("Telegram: could not read clinic.yml (%s)", error)
-        return {}
+
+def channel_text(key: ReplyKey, refusal: bool = False, separator: str = " ") -> str:
+    """plain_text, escaped for parse_mode HTML."""
+    return escape(plain_text(key, refusal, separator))
 
 
 def help_message() -> str:
-    clinic = _clinic()
-    name = escape(clinic.get("name", "the clinic"))
-    lines = [
-        "<b>How I can help</b>",
-        f"I'm the automated assistant of {name}, not a doctor. I answer questions about "
-        "the risks of Botox from one article, and I quote the sentences my answers rest on.",
-        "",
-        "Type a question in your own words, for example:",
-        "\u2022 Is Botox safe?",
-        "\u2022 What are the side effects?",
-        "\u2022 Who should inject Botox?",
-        "",
-        "Tap the buttons under my answers for more. /start shows the greeting again.",
-    ]
-    if clinic.get("emergency_number"):
-        lines += ["", f"\U0001f6a8 <b>In an emergency call {escape(clinic['emergency_number'])}.</b>"]
-    if clinic.get("phone"):
-        hours = f" ({escape(clinic['hours'])})" if clinic.get("hours") else ""
-        lines.append(f"To talk to a person: {escape(clinic['phone'])}{hours}.")
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            f"<b>{channel_text(ReplyKey.TELEGRAM_HELP_TITLE)}</b>",
+            channel_text(ReplyKey.TELEGRAM_HELP),
+            "",
+            f"{SIREN} <b>{channel_text(ReplyKey.TELEGRAM_HELP_EMERGENCY)}</b>",
+            channel_text(ReplyKey.TELEGRAM_HELP_CONTACT),
+        ]
+    )
 
 
-def _with_emergency(text: str) -> str:
-    number = _clinic().get("emergency_number")
-    if number:
-        text += (
-            f"\n\nIf you feel unwell after an injection, tell me in words, or in an emergency call {escape(number)}."
-        )
-    return text
-
-
-MEDIA_REPLY = (
-    "Sorry, I can only read text messages: I can't look at photos, stickers, voice "
-    "messages or files. Please type your question, for example \u201cis Botox safe?\u201d."
-)
-EDITED_REPLY = "I only read new messages, not edits. Please send your corrected question as a new message."
-UNKNOWN_COMMAND_REPLY = "I don't know that command. Type your question, or send /help."
-GROUP_REPLY = "I answer health questions in a private chat only. Please open a chat with me and send /start there."
+def media_reply() -> str:
+    return channel_text(ReplyKey.TELEGRAM_MEDIA, refusal=True, separator="\n\n")
 
 
 class TelegramOutput(OutputChannel):
-    """Sends bot messages with sendMessage, rendered from the reply payload."""
+    """Sends bot messages with sendMessage, rendered from the reply payload;
+    what Telegram does not accept goes to the outbox (channels/telegram_outbox.py)."""
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    def __init__(self, api: BotApi) -> None:
-        self.api = api
+    def __init__(self, api: BotApi, outbox: Outbox) -> None:
+        self.api, self.outbox = api, outbox
         self.responses = 0  # bot messages handed to this channel by Rasa
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
@@ -154,7 +141,9 @@ class TelegramOutput(OutputChannel):
         custom = message.get("custom")
         if isinstance(custom, dict) and ("answer" in custom or "text" in custom):
             # The payload holds everything in `text`: don't send it twice.
-            await self.send_messages(recipient_id, render_payload(custom))
+            book_title = load_knowledge_base().buttons[ButtonKey.BOOK_VISIT]
+            emergency = custom.get("escalation") == Escalation.EMERGENCY
+            await self.send_messages(recipient_id, render_payload(custom, book_title=book_title), emergency)
             return
         text = message.get("text") or ""
         for key in ("image", "attachment"):
@@ -171,24 +160,38 @@ class TelegramOutput(OutputChannel):
         """One message of trusted HTML (the channel's own texts)."""
         await self.send_messages(recipient_id, [OutgoingMessage(html_text)])
 
-    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage]) -> None:
-        for message in messages:
-            try:
-                await self.api.call("sendMessage", **message.params(chat_for(recipient_id)))
-            except TelegramApiError as error:
-                logger.error("Telegram: %s", error)
-                if error.status == 400:
-                    await self._send_plain(recipient_id, message)
-                elif error.status in (0, 403):
-                    return  # unreachable or blocked by the user: stop this reply
+    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage], emergency: bool = False) -> None:
+        """Sends one reply's messages in order. A 400 is resent at once as plain
+        text; what Telegram may take later (no answer, 5xx, 429) goes to the
+        outbox with the rest of the reply, as does everything for a chat
+        whose earlier reply is still waiting there."""
+        chat = chat_for(recipient_id)
+        tag = sender_tag(sender_for(chat))
+        calls = [message.params(chat) for message in messages]
+        for i, params in enumerate(calls):
+            if self.outbox.waiting(chat):
+                await self.outbox.put(calls[i:], emergency, tag)
+                return
+            error = await self._try(params)
+            if error is not None and error.status == 400:
+                calls[i] = plain_params(params)
+                error = await self._try(calls[i])
+            if error is None:
+                continue
+            if error.retryable:
+                await self.outbox.put(calls[i:], emergency, tag, error)
+                return
+            self.outbox.dropped(tag, emergency, f"Telegram refused it ({error.status})")
+            if error.status == 403:
+                return  # blocked by the patient: stop this reply
 
-    async def _send_plain(self, recipient_id: str, message: OutgoingMessage) -> None:
-        """Last resort after a 400: the same text without HTML or buttons."""
-        plain = html.unescape(re.sub(r"<[^>]+>", "", message.text))
+    async def _try(self, params: Dict[str, Any]) -> Optional[TelegramApiError]:
         try:
-            await self.api.call("sendMessage", chat_id=chat_for(recipient_id), text=plain)
+            await self.api.call("sendMessage", **params)
         except TelegramApiError as error:
-            logger.error("Telegram: plain-text resend failed too: %s", error)
+            logger.warning("Telegram: %s", error)
+            return error
+        return None
 
 
 class TelegramInput(InputChannel):
@@ -225,10 +228,12 @@ class TelegramInput(InputChannel):
         reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S,
     ) -> None:
         self.reply_timeout_s = reply_timeout_s
+        self.guarded = GuardedMessages(self.name(), reply_timeout_s)
         self.token = token or None
         self.secret_token = secret_token or None
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
         self.api = BotApi(self.token or "", self.api_base_url)
+        self.outbox = Outbox(self.api)
         self._seen_updates: OrderedDict[Any, None] = OrderedDict()
         self.problem = self._configuration_problem()
         if self.problem:
@@ -248,7 +253,7 @@ class TelegramInput(InputChannel):
         return None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return None if self.problem else TelegramOutput(self.api)
+        return None if self.problem else TelegramOutput(self.api, self.outbox)
 
     def secret_ok(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER)
@@ -268,6 +273,16 @@ class TelegramInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("telegram_webhook", __name__)
+        startup.register(telegram_webhook)
+
+        @telegram_webhook.listener("after_server_start")
+        async def start_outbox(app: Any, _loop: Any) -> None:
+            if not self.problem:  # replies kept in the tracker store's database
+                await self.outbox.start(tracker_store_engine(getattr(app.ctx, "agent", None)))
+
+        @telegram_webhook.listener("before_server_stop")
+        async def stop_outbox(*_: Any) -> None:
+            await self.outbox.stop()
 
         @telegram_webhook.listener("after_server_stop")
         async def close_session(*_: Any) -> None:
@@ -306,7 +321,7 @@ class TelegramInput(InputChannel):
         self, update: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any = None
     ) -> None:
         """Does what one update asks for; never raises on updates we can't use."""
-        out = TelegramOutput(self.api)
+        out = TelegramOutput(self.api, self.outbox)
         if isinstance(update.get("callback_query"), dict):
             await self._handle_callback(update["callback_query"], out, on_new_message, agent)
             return
@@ -315,7 +330,7 @@ class TelegramInput(InputChannel):
             if isinstance(edited, dict):
                 chat = edited.get("chat") or {}
                 if chat.get("type") == "private" and chat.get("id") is not None:
-                    await out.send_html(str(chat["id"]), escape(EDITED_REPLY))
+                    await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True))
                 return
         message = update.get("message")
         if not isinstance(message, dict):
@@ -327,15 +342,17 @@ class TelegramInput(InputChannel):
             return
         chat_id = str(chat["id"])
         text = message.get("text")
+        if not isinstance(text, str) or not text.strip():
+            text = message.get("caption")  # a photo or file with words: read the words
         command = COMMAND.match(text) if isinstance(text, str) else None
         if chat.get("type") != "private":
             # Health questions don't belong in a group; answer commands only.
             if command:
-                await out.send_html(chat_id, escape(GROUP_REPLY))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True))
             return
         if not isinstance(text, str) or not text.strip():
             if any(key in message for key in MEDIA_KEYS):
-                await out.send_html(chat_id, _with_emergency(escape(MEDIA_REPLY)))
+                await out.send_html(chat_id, media_reply())
             return  # service messages (pinned, chat photo changed...): silently
         if command:
             name = command.group(1).lower()
@@ -344,7 +361,7 @@ class TelegramInput(InputChannel):
             elif name == "help":
                 await out.send_html(chat_id, help_message())
             else:
-                await out.send_html(chat_id, escape(UNKNOWN_COMMAND_REPLY))
+                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True))
             return
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
 
@@ -357,25 +374,10 @@ class TelegramInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         agent: Any,
     ) -> None:
-        """Passes one message to Rasa (through channels.guard); makes sure the
-        patient gets an answer even when the bot produces none."""
-        sender = sender_for(chat_id)
-        tag = sender_tag(sender)
-        reason = GUARD.check(sender, text)
-        if reason:
-            logger.warning("telegram.message.refused reason=%s sender=%s chars=%d", reason, tag, len(text))
-            emergency = await is_emergency(agent, GUARD.head(text), "telegram")
-            await out.send_response(chat_id, {"custom": safe_reply(reason, emergency=emergency)[1]})
-            return
-        failure = await reply_failure(
-            on_new_message(self._user_message(text, out, sender, message)), self.reply_timeout_s, "telegram", tag
-        )
-        if failure is None and out.responses:
-            return  # sent, or Telegram refused it (logged): no fallback on top
-        failure = failure or "the bot produced no message (action server?)"
-        logger.error("telegram.message.failed sender=%s reason=%s; sent the safe fallback", tag, failure)
-        emergency = await is_emergency(agent, text, "telegram")
-        await out.send_response(chat_id, {"custom": safe_reply("error", emergency=emergency)[1]})
+        """Passes one message to Rasa through channels/guarded.py (guard,
+        deadline, safe reply when the bot produces none)."""
+        user_message = self._user_message(text, out, sender_for(chat_id), message)
+        await self.guarded.handle(user_message, on_new_message, agent)
 
     async def _handle_callback(
         self,
@@ -394,7 +396,7 @@ class TelegramInput(InputChannel):
             await out.api.call(
                 "answerCallbackQuery",
                 callback_query_id=query.get("id"),
-                text=None if usable else "Sorry, this button doesn't work here. Please type your question.",
+                text=None if usable else plain_text(ReplyKey.TELEGRAM_BUTTON_UNUSABLE, refusal=True),  # a toast
             )
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)

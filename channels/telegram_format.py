@@ -10,7 +10,8 @@ Rules (docs/telegram.md, "What the channel does with each payload field"):
 - each source sentence is a <blockquote>, with its paragraph/sentence reference;
 - clinic advice is bold after the quotes, routine advice italic;
 - suggestions become inline keyboard buttons (callback_data = their payload);
-- a handoff reply gets a "Book a visit" URL button from payload.clinic;
+- a handoff reply gets a booking URL button from payload.clinic (its title,
+  "Book a visit", is the knowledge base's, passed in);
 - every message stays under Telegram's 4,096-character limit; the keyboard
   goes on the last message.
 """
@@ -154,9 +155,10 @@ def _http_url(url: Any) -> bool:
     return isinstance(url, str) and re.match(r"^https?://[^\s/$.?#][^\s]*$", url) is not None
 
 
-def keyboard(payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def keyboard(payload: Dict[str, Any], book_title: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """Inline keyboard: one button per suggestion, one per row (titles are
-    sentences, they don't fit side by side on a phone)."""
+    sentences, they don't fit side by side on a phone); a handoff adds a
+    booking button titled `book_title` (the knowledge base's)."""
     rows: List[List[Dict[str, str]]] = []
     for suggestion in payload.get("suggestions") or []:
         if not isinstance(suggestion, dict):
@@ -166,8 +168,8 @@ def keyboard(payload: Dict[str, Any]) -> Optional[Dict[str, Any]]:
             continue  # Telegram would reject the whole message
         rows.append([{"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": str(data)}])
     clinic = payload.get("clinic") or {}
-    if payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
-        rows.append([{"text": "Book a visit", "url": clinic["booking_url"]}])
+    if book_title and payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
+        rows.append([{"text": book_title, "url": clinic["booking_url"]}])
     return {"inline_keyboard": rows} if rows else None
 
 
@@ -212,10 +214,12 @@ def blocks_for_payload(payload: Dict[str, Any]) -> List[Block]:
     return blocks
 
 
-def render_payload(payload: Dict[str, Any], limit: int = MAX_MESSAGE_CHARS) -> List[OutgoingMessage]:
+def render_payload(
+    payload: Dict[str, Any], book_title: Optional[str] = None, limit: int = MAX_MESSAGE_CHARS
+) -> List[OutgoingMessage]:
     """The Telegram messages for one reply payload; the keyboard is on the last."""
     texts = pack(blocks_for_payload(payload), limit) or ["\u2026"]
-    markup = keyboard(payload)
+    markup = keyboard(payload, book_title)
     return [OutgoingMessage(t, markup if i == len(texts) - 1 else None) for i, t in enumerate(texts)]
 
 

@@ -18,16 +18,8 @@ from faq.contract import (
     ReplyType,
     TriageLevel,
 )
-from faq.knowledge_base import KnowledgeBase, Topic
-from faq.replies import (
-    TALK_TO_PERSON,
-    WHERE_DOES_IT_SAY,
-    Reply,
-    matching_quotes,
-    topic_answer,
-    topic_suggestions,
-    topics_answer,
-)
+from faq.knowledge_base import ButtonKey, KnowledgeBase, ReplyKey, Topic
+from faq.replies import Reply, matching_quotes, topic_answer, topic_suggestions, topics_answer
 from faq.settings import SETTINGS
 
 # The NLU's symptom assessment (message["triage"], docs/triage.md) -> the reply.
@@ -49,35 +41,38 @@ class Turn:
     shown_topics: Tuple[str, ...] = field(default=())
 
 
-def _fallback(kb: KnowledgeBase, key: str = "fallback") -> Reply:
-    return Reply(type=ReplyType.FALLBACK, answer=kb.replies[key], suggestions=[TALK_TO_PERSON])
+def _fallback(kb: KnowledgeBase, key: ReplyKey = ReplyKey.FALLBACK) -> Reply:
+    answer = kb.with_emergency_line(key)
+    return Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=[kb.suggestion(ButtonKey.HANDOFF)])
 
 
 def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
     if not conv.last_topic:
-        return Turn(_fallback(kb, "no_previous_answer"), None, conv.shown_topics)
+        return Turn(_fallback(kb, ReplyKey.NO_PREVIOUS_ANSWER), None, conv.shown_topics)
     last = kb.topic(conv.last_topic)
     unseen = [r for r in last.related if r not in conv.shown_topics]
     if not unseen:
-        answer = f"{kb.replies['no_more']} {kb.replies['ask_clinic']}"
-        reply = Reply(type=ReplyType.ANSWER, answer=answer, topic=last.id, suggestions=[TALK_TO_PERSON])
+        answer = f"{kb.reply(ReplyKey.NO_MORE)} {kb.reply(ReplyKey.ASK_CLINIC)}"
+        reply = Reply(
+            type=ReplyType.ANSWER, answer=answer, topic=last.id, suggestions=[kb.suggestion(ButtonKey.HANDOFF)]
+        )
         return Turn(reply, last.id, conv.shown_topics)
     more = kb.topic(unseen[0])
-    reply = topic_answer(kb, more, intro=kb.replies["more_intro"])
+    reply = topic_answer(kb, more, intro=kb.reply(ReplyKey.MORE_INTRO))
     return Turn(reply, more.id, conv.shown_topics + (more.id,))
 
 
 def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
     if not conv.last_topic:
-        return Turn(_fallback(kb, "no_previous_answer"), None, conv.shown_topics)
+        return Turn(_fallback(kb, ReplyKey.NO_PREVIOUS_ANSWER), None, conv.shown_topics)
     topic = kb.topic(conv.last_topic)
     reply = Reply(
         type=ReplyType.ANSWER,
-        answer=kb.replies["sources_intro"],
+        answer=kb.reply(ReplyKey.SOURCES_INTRO),
         escalation=topic.escalation,
         topic=topic.id,
         sources=topic.quotes,
-        suggestions=[s for s in topic_suggestions(kb, topic) if s is not WHERE_DOES_IT_SAY],
+        suggestions=[s for s in topic_suggestions(kb, topic) if s != kb.suggestion(ButtonKey.ASK_SOURCE)],
     )
     return Turn(reply, topic.id, conv.shown_topics)
 
@@ -99,7 +94,7 @@ def _same_topic_again(kb: KnowledgeBase, topic: Topic, text: str) -> Reply:
     the article says on that point, not the whole answer again."""
     return Reply(
         type=ReplyType.ANSWER,
-        answer=kb.replies["same_topic_intro"],
+        answer=kb.reply(ReplyKey.SAME_TOPIC_INTRO),
         escalation=topic.escalation,
         topic=topic.id,
         topics=(topic.id,),
@@ -133,12 +128,12 @@ def respond(
     if intent == Intent.REPORT_SYMPTOM or triage:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
         if not_treatment and not emergency:
-            return Turn(_fallback(kb, "symptom_elsewhere" if triage else "fallback"), *keep)
+            return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
         return Turn(symptom_reply(triage), *keep)
     if len(text) > max_chars:
-        return Turn(_fallback(kb, "too_long"), *keep)
+        return Turn(_fallback(kb, ReplyKey.TOO_LONG), *keep)
     if not text.strip() or not intent:
-        return Turn(_fallback(kb, "bad_input"), *keep)
+        return Turn(_fallback(kb, ReplyKey.BAD_INPUT), *keep)
     asked = _asked_topics(kb, intent, topics)
     if asked and elsewhere:
         return Turn(_fallback(kb), *keep)
@@ -153,9 +148,9 @@ def respond(
     if intent == Intent.ASK_SOURCE:
         return _where_does_it_say(kb, conv)
     if intent in SMALLTALK_INTENTS:
-        return Turn(Reply(type=ReplyType.SMALLTALK, answer=kb.replies[intent]), *keep)
+        return Turn(Reply(type=ReplyType.SMALLTALK, answer=kb.reply(ReplyKey(intent))), *keep)
     if intent == Intent.HANDOFF:
-        return Turn(Reply(type=ReplyType.HANDOFF, answer=kb.replies["handoff"]), *keep)
+        return Turn(Reply(type=ReplyType.HANDOFF, answer=kb.reply(ReplyKey.HANDOFF)), *keep)
     return Turn(_fallback(kb), *keep)
 
 

@@ -3,9 +3,14 @@
 `load_knowledge_base()` refuses a knowledge base whose quotes are not the
 article's sentences, or whose answers say what their quotes do not
 (faq.faithfulness), so neither the action server nor training can start from
-a misquote or an added claim.
+a misquote or an added claim. It is also where every patient-facing text
+outside the article lives (`replies:` and `buttons:`), read by the action
+server, the channels and triage alike; the loader refuses a knowledge base
+missing one the code needs (ReplyKey, ButtonKey) or using a placeholder
+nothing fills, so a text can't go missing in front of a patient.
 """
 
+import string
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from faq.article import Article, load_article
-from faq.contract import TOPIC_INTENT_PREFIX, Escalation, Intent, topic_intent
+from faq.contract import CLINIC_FIELDS, TOPIC_INTENT_PREFIX, Escalation, Intent, _Named, topic_intent
 from faq.faithfulness import paraphrase_problems, unfaithful
 from faq.settings import KB_PATH
 
@@ -27,6 +32,65 @@ ARTICLE_REPLIES = ("sources_intro", "more_intro", "no_more", "same_topic_intro")
 
 class KnowledgeBaseError(ValueError):
     pass
+
+
+class ReplyKey(_Named):
+    """The `replies:` the code uses; placeholders are clinic.yml's fields."""
+
+    # faq/dialogue.py: smalltalk (the intent's name), follow-ups, fallbacks
+    GREET = "greet"
+    GOODBYE = "goodbye"
+    THANKS = "thanks"
+    BOT_CHALLENGE = "bot_challenge"
+    HANDOFF = "handoff"
+    FALLBACK = "fallback"
+    NO_PREVIOUS_ANSWER = "no_previous_answer"
+    NO_MORE = "no_more"
+    ASK_CLINIC = "ask_clinic"
+    SOURCES_INTRO = "sources_intro"
+    MORE_INTRO = "more_intro"
+    # a second question's answer, and the same topic asked again ("what about a nurse?")
+    ALSO_INTRO = "also_intro"
+    SAME_TOPIC_INTRO = "same_topic_intro"
+    # a symptom below the emergency level in a message not about the treatment
+    SYMPTOM_ELSEWHERE = "symptom_elsewhere"
+    BAD_INPUT = "bad_input"
+    TOO_LONG = "too_long"
+    # every fallback and refusal ends with it (with_emergency_line)
+    EMERGENCY_LINE = "emergency_line"
+    # channels/guarded.py: refusals and the safe reply ({max_chars}: the length limit)
+    REFUSED_TOO_LONG = "refused_too_long"
+    REFUSED_TOO_LONG_EMERGENCY = "refused_too_long_emergency"
+    REFUSED_RATE_LIMITED = "refused_rate_limited"
+    REFUSED_RATE_LIMITED_EMERGENCY = "refused_rate_limited_emergency"
+    FAILED = "failed"
+    FAILED_EMERGENCY = "failed_emergency"
+    # triage/reply.py: a symptom report naming no symptom the policy knows
+    UNKNOWN_SYMPTOM = "unknown_symptom"
+    # channels/telegram.py: the channel's own messages
+    TELEGRAM_HELP_TITLE = "telegram_help_title"
+    TELEGRAM_HELP = "telegram_help"
+    TELEGRAM_HELP_EMERGENCY = "telegram_help_emergency"
+    TELEGRAM_HELP_CONTACT = "telegram_help_contact"
+    TELEGRAM_MEDIA = "telegram_media"
+    TELEGRAM_EDITED = "telegram_edited"
+    TELEGRAM_UNKNOWN_COMMAND = "telegram_unknown_command"
+    TELEGRAM_GROUP = "telegram_group"
+    TELEGRAM_BUTTON_UNUSABLE = "telegram_button_unusable"
+
+
+class ButtonKey(_Named):
+    """The `buttons:` titles the code uses: suggestion buttons send `/<key>`
+    as the user's message; `book_visit` opens clinic.yml's booking_url."""
+
+    TELL_ME_MORE = "tell_me_more"
+    ASK_SOURCE = "ask_source"
+    HANDOFF = "handoff"
+    BOOK_VISIT = "book_visit"
+
+
+# Placeholders a reply may use besides clinic.yml's fields.
+EXTRA_PLACEHOLDERS = ("max_chars",)
 
 
 @dataclass(frozen=True)
@@ -65,6 +129,7 @@ class KnowledgeBase:
     document: str
     topics: Tuple[Topic, ...]
     replies: Dict[str, str]
+    buttons: Dict[str, str]
     # word -> why an answer may use it without a quote (faq.faithfulness)
     paraphrase_words: Dict[str, str]
     # Words that show a message is about the article's subject (faq.questions.mentions_any).
@@ -72,6 +137,19 @@ class KnowledgeBase:
     # Treated areas and treatment words: a symptom named with one of them is
     # about the treatment even when Botox is not named.
     treatment_words: Tuple[str, ...] = ()
+
+    def reply(self, key: ReplyKey) -> str:
+        """The text of one reply, placeholders not yet filled (Clinic.fill)."""
+        return self.replies[key]
+
+    def with_emergency_line(self, key: ReplyKey, separator: str = " ") -> str:
+        """A fallback or refusal: the reply, then the emergency line. Whatever
+        went wrong, the patient reads where to call if they feel unwell."""
+        return self.reply(key) + separator + self.reply(ReplyKey.EMERGENCY_LINE)
+
+    def suggestion(self, key: ButtonKey) -> Dict[str, str]:
+        """A suggestion button: its title and the message it sends."""
+        return {"title": self.buttons[key], "payload": f"/{key}"}
 
     def topic(self, topic_id: str) -> Topic:
         for topic in self.topics:
@@ -103,9 +181,29 @@ def _parse_topic(raw: Dict[str, Any], document: str) -> Topic:
     )
 
 
+def _placeholders(template: str) -> List[str]:
+    return [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+
+
+def text_problems(kb: KnowledgeBase) -> List[str]:
+    """Replies and buttons the code needs but the file lacks, and placeholders nothing fills."""
+    found = [f"replies: no {key.value!r} (the code needs it)" for key in ReplyKey if key not in kb.replies]
+    found += [f"buttons: no {key.value!r} (the code needs it)" for key in ButtonKey if key not in kb.buttons]
+    fillable = set(CLINIC_FIELDS) | set(EXTRA_PLACEHOLDERS)
+    for key, text in kb.replies.items():
+        try:
+            unknown = sorted(set(_placeholders(text)) - fillable)
+        except ValueError as error:
+            found.append(f"replies: {key!r} is not a valid template ({error})")
+            continue
+        if unknown:
+            found.append(f"replies: {key!r} uses {unknown}; only clinic.yml's fields are filled in")
+    return found
+
+
 def problems(kb: KnowledgeBase, article: Article) -> List[str]:
     """Every way the knowledge base disagrees with the article or itself."""
-    found = []
+    found = text_problems(kb)
     ids = [t.id for t in kb.topics]
     for duplicate in {i for i in ids if ids.count(i) > 1}:
         found.append(f"topic id {duplicate!r} is used twice")
@@ -155,11 +253,17 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
     return KnowledgeBase(
         document=document,
         topics=tuple(_parse_topic(t, document) for t in raw["topics"]),
-        replies={k: " ".join(v.split()) for k, v in raw["replies"].items()},
+        replies={k: _tidy(v) for k, v in (raw.get("replies") or {}).items()},
+        buttons={k: _tidy(v) for k, v in (raw.get("buttons") or {}).items()},
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
     )
+
+
+def _tidy(text: str) -> str:
+    """Single spaces; line breaks only where the text has them (a `|` block)."""
+    return "\n".join(" ".join(line.split()) for line in str(text).strip().split("\n"))
 
 
 @cache
@@ -167,5 +271,5 @@ def load_knowledge_base(path: Path = KB_PATH) -> KnowledgeBase:
     kb = parse_knowledge_base(yaml.safe_load(path.read_text(encoding="utf-8")))
     errors = problems(kb, load_article())
     if errors:
-        raise KnowledgeBaseError("knowledge base does not match the article:\n" + "\n".join(errors))
+        raise KnowledgeBaseError(f"{path}: the knowledge base has problems:\n" + "\n".join(errors))
     return kb

@@ -7,7 +7,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from faq.clinic import Clinic
 from faq.contract import Escalation, ReplyType, topic_intent
-from faq.knowledge_base import KnowledgeBase, Quote, Topic
+from faq.knowledge_base import ButtonKey, KnowledgeBase, Quote, ReplyKey, Topic
 
 # Words too common to say which quote a question is about.
 STOP_WORDS: FrozenSet[str] = frozenset(
@@ -16,9 +16,6 @@ STOP_WORDS: FrozenSet[str] = frozenset(
     "had what which who whom how why when where there here not no so than then too very just also any some all "
     "get got botox".split()
 )
-TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
-WHERE_DOES_IT_SAY = {"title": "Where does it say that?", "payload": "/ask_source"}
-TALK_TO_PERSON = {"title": "Talk to the clinic", "payload": "/handoff"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,8 @@ def topic_button(kb: KnowledgeBase, topic_id: str) -> Dict[str, str]:
 
 
 def topic_suggestions(kb: KnowledgeBase, topic: Topic) -> List[Dict[str, str]]:
-    return [TELL_ME_MORE, WHERE_DOES_IT_SAY] + [topic_button(kb, r) for r in topic.related]
+    follow_ups = [kb.suggestion(ButtonKey.TELL_ME_MORE), kb.suggestion(ButtonKey.ASK_SOURCE)]
+    return follow_ups + [topic_button(kb, r) for r in topic.related]
 
 
 def _words(text: str) -> Set[str]:
@@ -90,7 +88,7 @@ def topics_answer(kb: KnowledgeBase, topics: Sequence[Topic], question: str) -> 
     sources: List[Quote] = []
     for topic in topics:
         sources += [q for q in quotes_for(topic, question) if q not in sources]
-    answers = [first.answer] + [f"{kb.replies['also_intro']} {t.answer}" for t in others]
+    answers = [first.answer] + [f"{kb.reply(ReplyKey.ALSO_INTRO)} {t.answer}" for t in others]
     return Reply(
         type=ReplyType.ANSWER,
         answer=" ".join(answers),

@@ -15,6 +15,7 @@ build `Settings.from_env(env)` in a test). Names and defaults:
 | TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN | empty | the Telegram channel stays off without them |
 | TELEGRAM_API_BASE_URL | https://api.telegram.org | the Bot API (tests point it at a fake) |
 | TELEGRAM_WEBHOOK_URL | empty | public URL for `make telegram-webhook-set` |
+| BOTOX_RETRY_TIME_SCALE | 1 | multiplies every wait of the Telegram retry schedule (tests run it at 0.05-0.2) |
 """
 
 import os
@@ -52,12 +53,16 @@ class Settings:
     telegram_secret: Optional[str] = None
     telegram_api_base_url: str = DEFAULT_TELEGRAM_API
     telegram_webhook_url: Optional[str] = None
+    retry_time_scale: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
         retention = float(_text(env, "BOTOX_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
         if retention < 0:
             raise ValueError(f"BOTOX_RETENTION_DAYS must be >= 0 days, not {retention!r}")
+        time_scale = float(_text(env, "BOTOX_RETRY_TIME_SCALE") or 1.0)
+        if time_scale <= 0:
+            raise ValueError(f"BOTOX_RETRY_TIME_SCALE must be > 0, not {time_scale!r}")
         return cls(
             max_message_chars=int(_text(env, "BOTOX_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
             rate_burst=int(_text(env, "BOTOX_RATE_BURST") or 10),
@@ -70,6 +75,7 @@ class Settings:
             telegram_secret=_text(env, "TELEGRAM_SECRET_TOKEN"),
             telegram_api_base_url=_text(env, "TELEGRAM_API_BASE_URL") or DEFAULT_TELEGRAM_API,
             telegram_webhook_url=_text(env, "TELEGRAM_WEBHOOK_URL"),
+            retry_time_scale=time_scale,
         )
 
 

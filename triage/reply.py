@@ -21,21 +21,17 @@ from typing import Dict, List, Optional
 
 from faq.clinic import Clinic
 from faq.contract import Escalation, ReplyType, TriageLevel
-from faq.knowledge_base import KnowledgeBase, Quote
-from faq.replies import TALK_TO_PERSON, Reply, topic_button
+from faq.knowledge_base import ButtonKey, KnowledgeBase, Quote, ReplyKey
+from faq.replies import Reply, topic_button
 from triage.policy import Policy, load_policy, parse_cite
 
 logger = logging.getLogger(__name__)
 
 # A report the NLU classified as `report_symptom` without a symptom the policy
 # knows ("something is wrong after my botox"): ask the clinic today, and name
-# the emergency signs. Clinic policy, not the article.
+# the emergency signs (the knowledge base's `unknown_symptom` reply). Clinic
+# policy, not the article.
 UNKNOWN_SYMPTOM_LEVEL = TriageLevel.CLINIC
-UNKNOWN_SYMPTOM_ANSWER = (
-    "I'm sorry you're not feeling well. I can't tell from your message what is wrong. "
-    "If you have trouble breathing or swallowing, swelling of the lips, tongue or throat, "
-    "chest pain, fainting or spreading weakness, call {emergency_number} now."
-)
 
 
 def cited_quotes(kb: KnowledgeBase, cites: List[str]) -> List[Quote]:
@@ -76,14 +72,17 @@ def _sentence_list(labels: List[str]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-def _without_policy(triage: Optional[Dict]) -> Reply:
+def _without_policy(kb: KnowledgeBase, triage: Optional[Dict]) -> Reply:
     """The policy file could not be read: still escalate, with clinic.yml's advice."""
     escalation = (triage or {}).get("escalation")
     if escalation not in list(Escalation) or escalation == Escalation.NONE:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
         escalation = Escalation.EMERGENCY if emergency else Escalation.CLINIC
     return Reply(
-        type=ReplyType.TRIAGE, answer=UNKNOWN_SYMPTOM_ANSWER, escalation=escalation, suggestions=[TALK_TO_PERSON]
+        type=ReplyType.TRIAGE,
+        answer=kb.reply(ReplyKey.UNKNOWN_SYMPTOM),
+        escalation=escalation,
+        suggestions=[kb.suggestion(ButtonKey.HANDOFF)],
     )
 
 
@@ -93,15 +92,15 @@ def triage_reply(kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], poli
             policy = load_policy()
         except Exception:
             logger.exception("triage: policy could not be loaded; generic triage reply")
-            return _without_policy(triage)
+            return _without_policy(kb, triage)
     level_name = (triage or {}).get("level")
     if triage is None or level_name not in list(TriageLevel):
         level = policy.levels[UNKNOWN_SYMPTOM_LEVEL]
         return Reply(
             type=ReplyType.TRIAGE,
-            answer=UNKNOWN_SYMPTOM_ANSWER,
+            answer=kb.reply(ReplyKey.UNKNOWN_SYMPTOM),
             escalation=level.escalation,
-            suggestions=[TALK_TO_PERSON],
+            suggestions=[kb.suggestion(ButtonKey.HANDOFF)],
         )
     level = policy.levels[level_name]
     labels = list(triage.get("labels") or [])
@@ -113,7 +112,7 @@ def triage_reply(kb: KnowledgeBase, clinic: Clinic, triage: Optional[Dict], poli
     cites = _cites_for(policy, triage)
     quotes = cited_quotes(kb, cites)
     topic = parse_cite(cites[0])[0] if quotes else None
-    suggestions = [TALK_TO_PERSON]
+    suggestions = [kb.suggestion(ButtonKey.HANDOFF)]
     if level_name != TriageLevel.EMERGENCY and topic:
         suggestions.append(topic_button(kb, topic))
     return Reply(

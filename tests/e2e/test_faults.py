@@ -1,10 +1,14 @@
-"""Faults and input protection on the real stack (channels/rest.py + channels/guard.py).
+"""Faults and input protection on the real stack (channels/rest.py, channels/guarded.py, channels/guard.py).
 
 One Rasa server (5115) + action server (5165) with the guarded REST channel:
 - action server stopped -> the safe reply with the clinic's phone and the
   emergency number, never silence; the error is logged;
-- over-length message refused politely and not stored;
-- per-sender rate limit;
+- over-length message refused politely and not stored, yet read whole for
+  an emergency;
+- per-sender rate limit; a rate-limited emergency gets the emergency advice
+  and is not told to wait;
+- disguised emergencies (zero-width space, Cyrillic letters, HTML, full-width
+  letters) get the emergency reply (faq/text.py);
 - no message text in either process's log at the default log level;
 - Rasa restarted -> the conversation resumes from the SQLite tracker store.
 """
@@ -19,7 +23,8 @@ import urllib.request
 import pytest
 from servers import RasaStack, http_json, payloads
 
-from channels.guard import Guard, emergency_from_parse, safe_reply
+from channels.guard import Guard
+from channels.guarded import emergency_from_parse, safe_reply
 from faq.clinic import load_clinic
 
 CHANNEL = {"channels.rest.GuardedRestInput": {"reply_timeout_s": 5}}  # production: 10
@@ -129,17 +134,45 @@ def test_rate_limit_per_sender(stack):
     assert "faster" not in payloads(stack.send("calm", "hello"))[0]["text"]
 
 
-def test_a_refused_emergency_still_gets_the_emergency_advice_first(stack):
+def test_a_rate_limited_emergency_gets_the_emergency_advice_and_is_not_told_to_wait(stack):
     emergency_advice = load_clinic().advice("emergency")
     for _ in range(12):  # past the burst
         stack.send("hammer-emergency", "hello")
     payload = payloads(stack.send("hammer-emergency", "I had botox yesterday and now I can't breathe"))[0]
     assert "faster than I can answer" in payload["text"]
     assert payload["escalation"] == "emergency" and payload["text"].startswith(emergency_advice)
-    long_report = "I had botox yesterday and now I can't breathe. " + "please help " * 300
+    assert "wait" not in payload["text"].lower() and "again" not in payload["text"].lower()
+
+
+def test_a_too_long_message_is_read_whole_for_an_emergency(stack):
+    emergency_advice = load_clinic().advice("emergency")
+    long_report = "I had botox yesterday and my face looks a bit odd. " * 45 + EMERGENCY  # starts at 2,295
+    assert long_report.index(EMERGENCY) > 2000
     payload = payloads(stack.send("long-emergency", long_report))[0]
     assert "too long" in payload["text"]
     assert payload["escalation"] == "emergency" and payload["text"].startswith(emergency_advice)
+    assert "few sentences" not in payload["text"] and "wait" not in payload["text"].lower()
+    assert not any(t == "user" for t, _ in _events(stack, "long-emergency"))
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "I had Botox yesterday and now I can't bre\u200bathe",  # zero-width space
+        "I had Botox yesterday and now I c\u0430n't bre\u0430the",  # Cyrillic а
+        "<b>I had Botox yesterday and now I can't breathe</b>",  # HTML
+        "I had Botox yesterday and now I ｃａｎ'ｔ ｂｒｅａｔｈｅ",  # full-width letters
+    ],
+    ids=["zero-width", "cyrillic", "html", "full-width"],
+)
+def test_a_disguised_emergency_gets_the_emergency_reply(stack, disguised):
+    sender = f"disguised-{abs(hash(disguised))}"
+    payload = payloads(stack.send(sender, disguised))[0]
+    assert payload["type"] == "triage" and payload["escalation"] == "emergency", payload
+    assert payload["text"].startswith(load_clinic().advice("emergency"))
+    # the conversation stores the text the NLU read
+    [user] = [d for t, d in _events(stack, sender) if t == "user"]
+    assert user["text"] == EMERGENCY
 
 
 def test_rasa_restart_resumes_conversation(stack):

@@ -1,17 +1,15 @@
 """End to end: a real Rasa server (with the real action server) gets webhook
 updates as Telegram sends them, and talks back to a fake Bot API server on
-127.0.0.1 (tests/fake_telegram.py); the tests check what the bot sent."""
+127.0.0.1 (tests/support/fake_telegram.py); the tests check what the bot sent."""
 
-import json
 import re
-import urllib.error
-import urllib.request
-from itertools import count
 
 import pytest
 import yaml
 from fake_telegram import FakeTelegram
 from servers import PROJECT_ROOT, RasaStack, http_json
+from telegram_updates import credentials, private_chat, update
+from telegram_updates import post as post_update
 
 from channels.telegram_format import SIREN, escape
 from faq.knowledge_base import load_knowledge_base
@@ -21,7 +19,6 @@ TOKEN = "123456:E2E-token_xyz"
 SECRET = "e2e-Secret_token-42"
 WEBHOOK = f"http://127.0.0.1:{RASA_PORT}/webhooks/telegram/webhook"
 KB = load_knowledge_base()
-_ids = count(1)
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +29,9 @@ def fake():
 
 @pytest.fixture(scope="module")
 def stack(fake):
-    credentials = {
-        "channels.telegram.TelegramInput": {
-            "token": TOKEN,
-            "secret_token": SECRET,
-            "api_base_url": fake.url,
-        }
-    }
-    with RasaStack(RASA_PORT, ACTION_PORT, credentials=credentials, extra_args=["--enable-api"]) as s:
+    with RasaStack(
+        RASA_PORT, ACTION_PORT, credentials=credentials(TOKEN, SECRET, fake.url), extra_args=["--enable-api"]
+    ) as s:
         yield s
 
 
@@ -49,31 +41,7 @@ def clean(fake):
 
 
 def post(update, secret=SECRET):
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    request = urllib.request.Request(WEBHOOK, data=json.dumps(update).encode(), headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=90) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
-def private_chat(chat_id):
-    return {"id": chat_id, "type": "private", "first_name": "Pat"}
-
-
-def update(chat, **message):
-    n = next(_ids)
-    body = {
-        "message_id": n,
-        "date": 1700000000 + n,
-        "chat": chat,
-        "from": {"id": abs(chat["id"]), "is_bot": False, "first_name": "Pat"},
-        **message,
-    }
-    return {"update_id": 900000 + n, "message": body}
+    return post_update(WEBHOOK, update, secret)
 
 
 def sent_to(fake, chat_id):
@@ -164,10 +132,7 @@ def test_start_greets_and_help_explains(stack, fake):
                 "emoji": "\U0001f44d",
             }
         },
-        {
-            "photo": [{"file_id": "AgAC", "file_unique_id": "p", "width": 90, "height": 67}],
-            "caption": "is this normal?",
-        },
+        {"photo": [{"file_id": "AgAC", "file_unique_id": "p", "width": 90, "height": 67}]},
         {"voice": {"file_id": "AwAC", "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg"}},
     ],
 )
@@ -234,6 +199,20 @@ def test_emergency_advice_comes_first_and_bold(stack, fake):
     first = calls[0]["text"]
     assert first.startswith(f"{SIREN} <b>"), first[:200]
     assert re.search(r"<b>[^<]*112[^<]*</b>", first)
+
+
+def test_a_captioned_photo_reporting_an_emergency_gets_the_emergency_reply(stack, fake):
+    chat = private_chat(5012)
+    photo = [{"file_id": "AgAD", "file_unique_id": "q", "width": 90, "height": 67}]
+    assert post(update(chat, photo=photo, caption="I had botox yesterday and now I c\u0430n't breathe")) == 200
+    [call] = sent_to(fake, 5012)
+    assert call["text"].startswith(f"{SIREN} <b>"), call["text"][:200]
+    assert "I can only read text messages" not in call["text"]
+    assert user_texts(stack, 5012) == ["I had botox yesterday and now I can't breathe"]
+
+
+def test_a_telegram_only_process_has_the_start_up(stack):
+    assert "startup: the tracker store fails closed; action-response validator cached=True" in stack.log("rasa")
 
 
 def test_rasa_log_has_no_traceback_and_no_token(stack):

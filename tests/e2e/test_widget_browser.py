@@ -17,7 +17,8 @@ import pytest
 from servers import ARTIFACTS, PROJECT_ROOT, RasaStack, payloads
 
 from faq.clinic import load_clinic
-from faq.replies import TALK_TO_PERSON, Reply, render
+from faq.knowledge_base import ButtonKey, load_knowledge_base
+from faq.replies import Reply, render
 from widget.serve import serve_in_thread
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -189,7 +190,7 @@ def test_emergency_banner_is_red_first_and_calls_the_emergency_number(page):
             type="triage",
             answer="What you describe can be a serious reaction.",
             escalation="emergency",
-            suggestions=[TALK_TO_PERSON],
+            suggestions=[load_knowledge_base().suggestion(ButtonKey.HANDOFF)],
         ),
         CLINIC,
     )

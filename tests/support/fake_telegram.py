@@ -4,13 +4,16 @@
     with FakeTelegram(token="123:abc") as api:
         ...  # point the bot at api.url (api_base_url)
         api.calls("sendMessage")  # -> [params, ...]
+        api.fail("sendMessage", 502, times=3)  # the next three calls get 502
+        api.fail("sendMessage", 429, retry_after=30)  # flood control, once
+        api.fail("sendMessage", 502, times=None)  # every call, until api.recover()
 """
 
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qsl, urlsplit
 
 BOT_USER = {"id": 7000001, "is_bot": True, "first_name": "Clinic FAQ", "username": "clinic_faq_test_bot"}
@@ -23,8 +26,10 @@ class FakeTelegram:
         self.webhook: Dict[str, Any] = {}
         self.lock = threading.Lock()
         self._message_id = 100
-        # method -> (status, body) to answer the next call of it with, once
-        self.fail_next: Dict[str, tuple] = {}
+        # method -> [(status, body), ...]: answers for its next calls, in order
+        self._failures: Dict[str, List[Tuple[int, Dict[str, Any]]]] = {}
+        # method -> (status, body): the answer to every call until recover()
+        self._failing: Dict[str, Tuple[int, Dict[str, Any]]] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,10 +56,11 @@ class FakeTelegram:
                     params = None
                 if params is None or not isinstance(params, dict):
                     params = dict(parse_qsl(body.decode(errors="replace") or parts.query))
-                fake._record(method, token, params)
+                record = fake._record(method, token, params)
                 if token != fake.token:
                     return self._answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 status, answer = fake._respond(method, params)
+                record["status"] = status
                 self._answer(status, answer)
 
             def do_POST(self):
@@ -73,14 +79,45 @@ class FakeTelegram:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def _record(self, method: str, token: str, params: Dict[str, Any]):
+    def _record(self, method: str, token: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        record = {"method": method, "token": token, "params": params, "at": time.time()}
         with self.lock:
-            self.records.append({"method": method, "token": token, "params": params, "at": time.time()})
+            self.records.append(record)
+        return record
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str = "",
+        times: Optional[int] = 1,
+        retry_after: Optional[float] = None,
+    ):
+        """Answers the next `times` calls of `method` (every call until
+        recover() when None) with `status`, shaped like Telegram's errors."""
+        body: Dict[str, Any] = {"ok": False, "error_code": status, "description": description or f"Error {status}"}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+            body["description"] = description or f"Too Many Requests: retry after {retry_after}"
+        with self.lock:
+            if times is None:
+                self._failing[method] = (status, body)
+            else:
+                self._failures.setdefault(method, []).extend([(status, body)] * times)
+
+    def recover(self, method: Optional[str] = None):
+        """Answers normally again (every method when None)."""
+        with self.lock:
+            for name in [method] if method else list(self._failing) + list(self._failures):
+                self._failing.pop(name, None)
+                self._failures.pop(name, None)
 
     def _respond(self, method: str, params: Dict[str, Any]):
         with self.lock:
-            if method in self.fail_next:
-                return self.fail_next.pop(method)
+            if method in self._failing:
+                return self._failing[method]
+            if self._failures.get(method):
+                return self._failures[method].pop(0)
         if method == "sendMessage":
             if not params.get("chat_id") or not params.get("text"):
                 return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
@@ -123,6 +160,11 @@ class FakeTelegram:
         """Params of the recorded calls (of one method), oldest first."""
         with self.lock:
             return [r["params"] for r in self.records if method is None or r["method"] == method]
+
+    def answered(self, method: str) -> List[Dict[str, Any]]:
+        """The recorded calls of one method with the status each got and when ("at")."""
+        with self.lock:
+            return [dict(r) for r in self.records if r["method"] == method and "status" in r]
 
     def methods(self) -> List[str]:
         with self.lock:

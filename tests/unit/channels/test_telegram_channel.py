@@ -10,15 +10,8 @@ import pytest_asyncio
 from fake_telegram import FakeTelegram
 from servers import PROJECT_ROOT
 
-from channels.telegram import (
-    EDITED_REPLY,
-    GROUP_REPLY,
-    MEDIA_REPLY,
-    START_MESSAGE,
-    UNKNOWN_COMMAND_REPLY,
-    TelegramInput,
-)
-from channels.telegram_format import escape
+from channels.telegram import START_MESSAGE, TelegramInput, channel_text, media_reply
+from faq.knowledge_base import ReplyKey
 from faq.settings import Settings
 
 TOKEN = "123456:TEST-token_abc"
@@ -106,7 +99,7 @@ async def test_start_is_the_greeting_and_help_is_answered_by_the_channel(channel
     "extra",
     [
         {"sticker": {"file_id": "x", "emoji": "\U0001f600"}},
-        {"photo": [{"file_id": "p", "width": 90, "height": 90}], "caption": "my bruise"},
+        {"photo": [{"file_id": "p", "width": 90, "height": 90}]},
         {"voice": {"file_id": "v", "duration": 3}},
         {"document": {"file_id": "d"}},
         {"location": {"latitude": 1.0, "longitude": 2.0}},
@@ -117,7 +110,18 @@ async def test_media_gets_a_polite_reply_and_never_reaches_the_bot(channel, fake
     await channel.handle_update(message(**extra), bot)
     assert bot.messages == []
     [sent] = fake.calls("sendMessage")
-    assert sent["text"].startswith(escape(MEDIA_REPLY))
+    assert sent["text"] == media_reply()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("media", ["photo", "document"])
+async def test_a_caption_is_read_as_the_users_message(channel, fake, media):
+    bot = Bot()
+    attachment = [{"file_id": "p", "width": 90, "height": 90}] if media == "photo" else {"file_id": "d"}
+    await channel.handle_update(message(**{media: attachment, "caption": "is this bruise normal?"}), bot)
+    assert [m.text for m in bot.messages] == ["is this bruise normal?"]
+    [sent] = fake.calls("sendMessage")
+    assert sent["text"] == "Answer &lt;1&gt;"
 
 
 @pytest.mark.asyncio
@@ -128,7 +132,10 @@ async def test_unknown_command_and_edited_message(channel, fake):
     edited["edited_message"] = edited.pop("message")
     await channel.handle_update(edited, bot)
     assert bot.messages == []
-    assert [c["text"] for c in fake.calls("sendMessage")] == [escape(UNKNOWN_COMMAND_REPLY), escape(EDITED_REPLY)]
+    assert [c["text"] for c in fake.calls("sendMessage")] == [
+        channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True),
+        channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True),
+    ]
 
 
 @pytest.mark.asyncio
@@ -140,7 +147,8 @@ async def test_groups_get_commands_answered_and_nothing_else(channel, fake):
     await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
     assert bot.messages == []
     [sent] = fake.calls("sendMessage")
-    assert sent["text"] == escape(GROUP_REPLY) and str(sent["chat_id"]) == str(GROUP["id"])
+    assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
+    assert str(sent["chat_id"]) == str(GROUP["id"])
 
 
 @pytest.mark.asyncio
@@ -205,10 +213,7 @@ async def test_the_patient_gets_the_safe_fallback_when_the_bot_fails(channel, fa
 
 @pytest.mark.asyncio
 async def test_html_rejected_by_telegram_is_resent_as_plain_text(channel, fake):
-    fake.fail_next["sendMessage"] = (
-        400,
-        {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"},
-    )
+    fake.fail("sendMessage", 400, "Bad Request: can't parse entities")
     await channel.handle_update(message("is botox safe?"), Bot())
     first, second = fake.calls("sendMessage")
     assert first["parse_mode"] == "HTML"

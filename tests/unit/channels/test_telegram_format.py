@@ -18,8 +18,8 @@ from channels.telegram_format import (
     valid_callback_data,
 )
 from faq.clinic import load_clinic
-from faq.knowledge_base import Quote, load_knowledge_base
-from faq.replies import TALK_TO_PERSON, Reply, render, topic_answer
+from faq.knowledge_base import ButtonKey, Quote, load_knowledge_base
+from faq.replies import Reply, render, topic_answer
 
 CLINIC = load_clinic()
 KB = load_knowledge_base()
@@ -81,7 +81,7 @@ def test_emergency_advice_comes_first_and_bold():
         answer="Some symptoms need urgent care.",
         escalation="emergency",
         sources=KB.topic("serious_complications").quotes,
-        suggestions=[TALK_TO_PERSON],
+        suggestions=[KB.suggestion(ButtonKey.HANDOFF)],
     )
     payload = payload_for(reply)
     assert payload["advice"]
@@ -107,7 +107,7 @@ def test_fallback_without_answer_uses_text():
 
 def test_handoff_gets_a_booking_button():
     payload = payload_for(Reply(type="handoff", answer="Call us."))
-    [message] = render_payload(payload)
+    [message] = render_payload(payload, book_title=KB.buttons[ButtonKey.BOOK_VISIT])
     assert {"text": "Book a visit", "url": CLINIC.contact["booking_url"]} in [
         b for row in message.reply_markup["inline_keyboard"] for b in row
     ]

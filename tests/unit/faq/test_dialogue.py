@@ -183,3 +183,16 @@ def test_an_emergency_is_triaged_whatever_the_message_is_about(kb, clinic, sympt
         kb, "report_symptom", "i can't breathe", Conversation(), symptom_reply, triage=triage, about_subject=False
     )
     assert turn.reply.escalation == "emergency"
+
+
+@pytest.mark.parametrize(
+    "intent, text",
+    [("nlu_fallback", "a question"), ("tell_me_more", "tell me more"), ("greet", ""), ("greet", "x" * 3000)],
+    ids=["not covered", "no previous answer", "empty", "too long"],
+)
+def test_every_fallback_ends_with_the_emergency_line(kb, clinic, intent, text):
+    _, text_out, payload = reply_for(kb, clinic, intent, text=text)
+    assert payload["type"] == "fallback"
+    assert text_out.endswith(
+        f"If you feel seriously unwell after an injection, call {clinic.contact['emergency_number']} now."
+    )

@@ -1,10 +1,19 @@
-"""The knowledge base agrees with the article, and the validator catches it when it doesn't."""
+"""The knowledge base agrees with the article and holds every text the code needs;
+the validator catches it when it doesn't."""
 
 import copy
 
+import pytest
 import yaml
 
-from faq.knowledge_base import KB_PATH, parse_knowledge_base, problems
+from faq.knowledge_base import (
+    KB_PATH,
+    KnowledgeBaseError,
+    ReplyKey,
+    load_knowledge_base,
+    parse_knowledge_base,
+    problems,
+)
 
 REQUIRED_TOPICS = {
     "what_is_botox",
@@ -78,3 +87,32 @@ def test_unknown_escalation_and_related_topic_are_reported(article):
     found = problems(parse_knowledge_base(raw), article)
     assert any("escalation 'panic'" in p for p in found)
     assert any("no_such_topic" in p for p in found)
+
+
+def test_a_missing_reply_or_button_the_code_needs_is_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    del raw["replies"]["failed"]
+    del raw["buttons"]["handoff"]
+    found = problems(parse_knowledge_base(raw), article)
+    assert "replies: no 'failed' (the code needs it)" in found
+    assert "buttons: no 'handoff' (the code needs it)" in found
+
+
+def test_a_placeholder_nothing_fills_is_reported(article):
+    raw = copy.deepcopy(raw_kb())
+    raw["replies"]["fallback"] = "Call {clinic_phone}."
+    assert any("'fallback' uses ['clinic_phone']" in p for p in problems(parse_knowledge_base(raw), article))
+
+
+def test_the_loader_refuses_a_knowledge_base_missing_a_text(tmp_path):
+    raw = copy.deepcopy(raw_kb())
+    del raw["replies"]["telegram_help"]
+    path = tmp_path / "knowledge_base.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match="telegram_help"):
+        load_knowledge_base(path)
+
+
+def test_line_breaks_of_a_literal_block_are_kept(kb):
+    assert "\n\u2022 Is Botox safe?\n" in kb.reply(ReplyKey.TELEGRAM_HELP)
+    assert "\n" not in kb.reply(ReplyKey.FALLBACK)
