@@ -83,8 +83,15 @@ def test_clinic_and_mild_levels(stack):
     _, clinic = first_payload(stack, "triage-e2e-4", "my left eyelid is drooping since the botox")
     assert (clinic["type"], clinic["escalation"]) == ("triage", "clinic")
     assert clinic["clinic"]["phone"] in clinic["text"]
-    _, mild = first_payload(stack, "triage-e2e-5", "i have a small bruise, is that normal?")
+    _, mild = first_payload(stack, "triage-e2e-5", "i have a small bruise where the needle went in, is that normal?")
     assert (mild["type"], mild["escalation"]) == ("triage", "routine")
+
+
+def test_a_mild_symptom_not_said_to_follow_a_treatment_gets_the_clinic_and_the_emergency_number(stack):
+    """Not triaged ("my son has a bruise from football" is not the clinic's), but never left without help."""
+    _, reply = first_payload(stack, "triage-e2e-6", "i have a small bruise, is that normal?")
+    assert (reply["type"], reply["sources"]) == ("fallback", [])
+    assert reply["clinic"]["phone"] in reply["text"] and "call 112 now" in reply["text"]
 
 
 def test_negation_is_not_triaged(stack):
