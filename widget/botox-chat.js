@@ -68,8 +68,8 @@
     for (const k in attrs || {}) node.setAttribute(k, attrs[k]);
     return node;
   };
-  const button = (text, onClick, cls) => {
-    const b = el("button", cls, text, { type: "button" });
+  const button = (text, onClick) => {
+    const b = el("button", null, text, { type: "button" });
     b.addEventListener("click", onClick);
     return b;
   };
@@ -172,8 +172,9 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   const panel = el("section", "p", null, { id: "bc-panel", role: "dialog", "aria-labelledby": "bc-title" });
   panel.hidden = true;
   const header = el("div", "h");
-  header.append(el("h2", null, config.title, { id: "bc-title" }), button("Close", () => shut(), null));
-  header.lastChild.setAttribute("aria-label", "Close chat");
+  const close = button("Close", () => shut());
+  close.setAttribute("aria-label", "Close chat");
+  header.append(el("h2", null, config.title, { id: "bc-title" }), close);
   const emergencyLine = el("p", "el");
   const scroller = el("div", "s");
   const log = el("div", null, null, { role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation" });
@@ -200,7 +201,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   const counter = el("span", "k", null, { id: "bc-count" });
   form.append(el("label", "sr", "Your question", { for: "bc-input" }), input, el("button", null, "Send", { type: "submit" }));
   const footer = el("div", "f");
-  const privacyButton = button("Privacy", () => { privacy.hidden = !privacy.hidden; showPrivacy(); }, null);
+  const privacyButton = button("Privacy", () => { privacy.hidden = !privacy.hidden; showPrivacy(); });
   footer.append(counter, el("span", null, "Automated answers quoting one article, not a diagnosis. "), el("br"), privacyButton,
     button("Download transcript", () => download()), button("Start over", () => askRestart()));
   panel.append(header, emergencyLine, privacy, scroller, notice, confirmBox, form, footer);
@@ -224,7 +225,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
 
   // Rendering. Entries (all with `at`, the time): {m: message sent, u: shown text
   // (none: not shown, e.g. /greet), q: queued, f: refused}, {b: payload, o: open
-  // quotes}, {t: plain text, s: buttons}, {x: HTTP status of a refused message}.
+  // quotes}, {t: plain text, s: buttons}, {x: why a message got no answer, e.g. "error 400"}.
   const banner = (cls, text, linkText, href) => {
     const box = el("div", "x " + cls);
     box.append(el("span", null, text));

@@ -12,7 +12,7 @@ from faq.contract import Intent
 from faq.settings import PROJECT_ROOT, SETTINGS
 
 SCRIPT = (PROJECT_ROOT / "widget" / "botox-chat.js").read_text(encoding="utf-8")
-GZIP_BUDGET_BYTES = 12 * 1024
+GZIP_BUDGET_BYTES = 12_000
 
 
 def constant(name: str) -> str:
