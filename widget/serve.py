@@ -4,6 +4,9 @@
 
 / is widget/demo/index.html, /botox-chat.js the widget. --server rewrites the
 page's data-server attribute so the demo talks to the given Rasa server.
+`pages` (serve_in_thread) adds more host pages, path -> HTML: the browser tests
+embed the widget with other data- attributes on real pages of this origin
+(chromium lets only pages served from a local address call the local Rasa).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import http.server
 import re
 import threading
 from pathlib import Path
+from typing import Dict
 
 WIDGET_DIR = Path(__file__).resolve().parent
 DEMO_PAGE = WIDGET_DIR / "demo" / "index.html"
@@ -19,12 +23,16 @@ DEMO_PAGE = WIDGET_DIR / "demo" / "index.html"
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     rasa_url = None
+    pages: Dict[str, str] = {}
 
     def do_GET(self):
-        if self.path.split("?")[0] in ("/", "/index.html"):
-            page = DEMO_PAGE.read_text(encoding="utf-8")
-            if self.rasa_url:
-                page = re.sub(r'data-server="[^"]*"', f'data-server="{self.rasa_url}"', page, count=1)
+        path = self.path.split("?")[0]
+        if path in ("/", "/index.html") or path in self.pages:
+            page = self.pages.get(path)
+            if page is None:
+                page = DEMO_PAGE.read_text(encoding="utf-8")
+                if self.rasa_url:
+                    page = re.sub(r'data-server="[^"]*"', f'data-server="{self.rasa_url}"', page, count=1)
             body = page.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -32,7 +40,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        if self.path.split("?")[0] != "/botox-chat.js":
+        if path != "/botox-chat.js":
             self.send_error(404)
             return
         super().do_GET()
@@ -46,15 +54,17 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_server(port: int, rasa_url: str = None, host: str = "127.0.0.1", verbose: bool = False):
-    handler = type("DemoHandler", (Handler,), {"rasa_url": rasa_url})
+def make_server(
+    port: int, rasa_url: str = None, host: str = "127.0.0.1", verbose: bool = False, pages: Dict[str, str] = None
+):
+    handler = type("DemoHandler", (Handler,), {"rasa_url": rasa_url, "pages": {} if pages is None else pages})
     server = http.server.ThreadingHTTPServer((host, port), functools.partial(handler, directory=str(WIDGET_DIR)))
     server.verbose = verbose
     return server
 
 
-def serve_in_thread(port: int, rasa_url: str = None, host: str = "127.0.0.1"):
-    server = make_server(port, rasa_url, host)
+def serve_in_thread(port: int, rasa_url: str = None, host: str = "127.0.0.1", pages: Dict[str, str] = None):
+    server = make_server(port, rasa_url, host, pages=pages)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
