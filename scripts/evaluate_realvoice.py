@@ -227,7 +227,7 @@ def main(argv: List[str]) -> int:
         results = asyncio.run(evaluate(assistant, split))
         report[split] = results
         print(summary(split, results))
-        if args.show_misses:
+        if args.show_misses and split == "dev":  # the held-out sets stay unread
             for kind, result in results.items():
                 for miss in result["misses"]:
                     print(f"    MISS {kind}: {json.dumps(miss, ensure_ascii=False)}")
