@@ -1,3 +1,7 @@
+"""Fixtures every suite shares, and the markers that say what a test needs:
+`e2e` (real servers; everything under tests/e2e/), `browser` (chromium) and
+`slow`, so `pytest -m "not browser"` and friends pick a lane."""
+
 import pytest
 
 from faq.article import load_article
@@ -28,3 +32,13 @@ def symptom_reply(kb, clinic):
     from triage.reply import triage_reply
 
     return partial(triage_reply, kb, clinic)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = str(item.fspath)
+        if "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+        if "browser" in path or "test_review" in path:
+            item.add_marker(pytest.mark.browser)
