@@ -19,21 +19,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import ARTIFACTS, PROJECT_ROOT, RasaStack, payloads
+from servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, RasaStack, payloads
 
 from review import cluster, figures, load, privacy
 from review.__main__ import main as review_main
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "test-secret-not-for-production"
 PG_DB = "botox_review_test"
 

@@ -10,7 +10,6 @@ are real. Screenshots: tests/artifacts/widget-*.png (375 and 1280 px wide).
 """
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import ARTIFACTS, PROJECT_ROOT, RasaStack, payloads
+from servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, RasaStack, payloads
 
 from faq.clinic import load_clinic
 from faq.knowledge_base import ButtonKey, load_knowledge_base
@@ -26,16 +25,6 @@ from faq.replies import Reply, render
 from faq.settings import SETTINGS
 from widget.serve import serve_in_thread
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RASA_PORT, ACTION_PORT, PAGE_PORT = 5305, 5355, 8380
 PAGE = f"http://127.0.0.1:{PAGE_PORT}/"
 AXE = PROJECT_ROOT / "build" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
@@ -77,13 +66,13 @@ def demo(stack):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+    if not shutil.which(str(CHROMIUM)) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (Debian's chromium)")
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run scripts/install_browser.sh (axe-core from npm)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

@@ -24,6 +24,17 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_DATA = PROJECT_ROOT / "tests" / "data"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+# Debian's chromium (scripts/install_browser.sh), driven by playwright.
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180
