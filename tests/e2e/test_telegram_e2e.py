@@ -11,6 +11,7 @@ from servers import PROJECT_ROOT, RasaStack, http_json
 from telegram_updates import credentials, private_chat, update
 from telegram_updates import post as post_update
 
+from channels.telegram_commands import starter_buttons
 from channels.telegram_format import SIREN, escape
 from faq.knowledge_base import load_knowledge_base
 
@@ -111,12 +112,7 @@ def test_start_greets_and_help_explains(stack, fake):
     assert post(update(chat, text="/start")) == 200
     [greeting] = sent_to(fake, 5003)
     assert greeting["text"].startswith("Hello! I'm the automated assistant")
-    assert [b["callback_data"] for b in buttons(greeting)] == [
-        "/ask_safety",
-        "/ask_common_side_effects",
-        "/ask_who_should_inject",
-        "/ask_stopping",
-    ]
+    assert [b["callback_data"] for b in buttons(greeting)] == [s["payload"] for s in starter_buttons()]
     fake.clear()
     assert post(update(chat, text="/help")) == 200
     [help_call] = sent_to(fake, 5003)
