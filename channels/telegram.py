@@ -138,6 +138,16 @@ def clinic_message() -> str:
     return card(ReplyKey.TELEGRAM_CLINIC_TITLE, ReplyKey.TELEGRAM_CLINIC)
 
 
+def group_pointer(bot_user: Optional[Dict[str, Any]]) -> OutgoingMessage:
+    """The pointer to the private chat, with a button that opens it (once the bot knows its username)."""
+    text = channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
+    username = (bot_user or {}).get("username")
+    if not username:
+        return OutgoingMessage(text)
+    title = load_knowledge_base().buttons[ButtonKey.OPEN_PRIVATE_CHAT]
+    return OutgoingMessage(text, {"inline_keyboard": [[{"text": title, "url": f"https://t.me/{username}"}]]})
+
+
 def media_reply() -> str:
     return channel_text(ReplyKey.TELEGRAM_MEDIA, refusal=True, separator="\n\n")
 
@@ -402,7 +412,7 @@ class TelegramInput(InputChannel):
             # Health questions don't belong in a group: whoever addresses the
             # bot there is pointed to the private chat, once per window.
             if await self._addressed_to_bot(message, text, command) and self.group_pointers.due(chat_id):
-                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True))
+                await out.send_messages(chat_id, [group_pointer(self._bot_user)])
             return
         if not isinstance(text, str) or not text.strip():
             if any(key in message for key in MEDIA_KEYS):

@@ -88,12 +88,14 @@ class ReplyKey(_Named):
 
 class ButtonKey(_Named):
     """The `buttons:` titles the code uses: suggestion buttons send `/<key>`
-    as the user's message; `book_visit` opens clinic.yml's booking_url."""
+    as the user's message; `book_visit` opens clinic.yml's booking_url,
+    `open_private_chat` the bot's private chat (Telegram)."""
 
     TELL_ME_MORE = "tell_me_more"
     ASK_SOURCE = "ask_source"
     HANDOFF = "handoff"
     BOOK_VISIT = "book_visit"
+    OPEN_PRIVATE_CHAT = "open_private_chat"
     # Telegram's starter buttons on /start: topic intents (/ask_<topic id>)
     ASK_SAFETY = "ask_safety"
     ASK_COMMON_SIDE_EFFECTS = "ask_common_side_effects"

@@ -219,6 +219,9 @@ def test_edited_messages_and_group_chats_never_error(stack, fake):
     assert post(update(group, text="/start@clinic_faq_test_bot")) == 200
     [call] = sent_to(fake, -1005006)
     assert "private chat" in call["text"]
+    assert buttons(call) == [{"text": "Open a private chat", "url": "https://t.me/clinic_faq_test_bot"}]
+    assert post(update(group, text="@clinic_faq_test_bot is botox safe?")) == 200
+    assert len(sent_to(fake, -1005006)) == 1  # once per group per 10 minutes
     assert user_texts(stack, -1005006) == []
 
 

@@ -247,6 +247,7 @@ async def test_a_group_that_addresses_the_bot_gets_one_pointer_per_window(channe
     [sent] = fake.calls("sendMessage")
     assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
     assert str(sent["chat_id"]) == str(GROUP["id"])
+    assert buttons(sent) == [{"text": "Open a private chat", "url": "https://t.me/clinic_faq_test_bot"}]
     await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
     assert len(fake.calls("sendMessage")) == 1  # within the window: once
     clock.now += 601
