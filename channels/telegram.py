@@ -241,9 +241,10 @@ class TelegramOutput(OutputChannel):
                 continue
             if error.retryable:
                 await self.outbox.put(calls[i:], emergency, tag, error)
-            else:
-                self.outbox.refused(tag, emergency, error.status)
-            return None  # a patient who blocked the bot gets nothing more either
+                return None
+            self.outbox.refused(tag, emergency, error.status)
+            if error.status == 403:
+                return None  # blocked by the patient: stop this reply
         return delivered
 
     async def _try(self, params: Dict[str, Any]) -> Tuple[Any, Optional[TelegramApiError]]:

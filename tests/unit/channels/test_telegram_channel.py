@@ -14,6 +14,7 @@ from servers import PROJECT_ROOT
 from channels.telegram import START_MESSAGE, TelegramInput, channel_text, clinic_message, media_reply
 from channels.telegram_api import TelegramApiError
 from channels.telegram_chats import GroupPointers
+from channels.telegram_format import OutgoingMessage
 from faq.clinic import load_clinic
 from faq.knowledge_base import ReplyKey
 from faq.settings import Settings
@@ -171,6 +172,14 @@ async def test_a_patient_who_blocked_the_bot_is_logged_at_info(channel, fake, ca
     assert "telegram.reply.blocked sender=" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert len(fake.calls("sendMessage")) == 1  # not resent, not queued
+
+
+@pytest.mark.asyncio
+async def test_a_message_refused_even_as_plain_text_does_not_stop_the_rest_of_the_reply(channel, fake):
+    fake.fail("sendMessage", 400, "Bad Request: chat not found", times=2)
+    out = channel.get_output_channel()
+    await out.send_messages("telegram-4306", [OutgoingMessage("first"), OutgoingMessage("second")])
+    assert [c["params"]["text"] for c in fake.answered("sendMessage") if c["status"] == 200] == ["second"]
 
 
 @pytest.mark.asyncio
