@@ -14,6 +14,7 @@ from servers import PROJECT_ROOT
 from channels.telegram import START_MESSAGE, TelegramInput, channel_text, clinic_message, media_reply
 from channels.telegram_api import TelegramApiError
 from channels.telegram_chats import GroupPointers
+from channels.telegram_commands import ALLOWED_UPDATES, COMMANDS
 from channels.telegram_format import OutgoingMessage
 from faq.clinic import load_clinic
 from faq.knowledge_base import ReplyKey
@@ -172,6 +173,31 @@ async def test_a_patient_who_blocked_the_bot_is_logged_at_info(channel, fake, ca
     assert "telegram.reply.blocked sender=" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert len(fake.calls("sendMessage")) == 1  # not resent, not queued
+
+
+@pytest.mark.asyncio
+async def test_the_menu_offers_only_commands_the_channel_answers(channel, fake):
+    unknown = channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True)
+    for i, (name, _) in enumerate(COMMANDS):
+        fake.clear()
+        await channel.handle_update(message(f"/{name}", chat=private(4310 + i)), Bot())
+        [reply] = fake.calls("sendMessage")
+        assert reply["text"] != unknown, name
+
+
+@pytest.mark.asyncio
+async def test_every_update_kind_registered_with_the_webhook_is_answered(channel, fake):
+    chat = private(4320)
+    updates = {
+        "message": message("is botox safe?", chat=chat)["message"],
+        "edited_message": message("is botox safe??", chat=chat)["message"],
+        "callback_query": callback("/tell_me_more", chat=chat)["callback_query"],
+    }
+    assert set(updates) == set(ALLOWED_UPDATES)
+    for kind, body in updates.items():
+        fake.clear()
+        await channel.handle_update({"update_id": 3, kind: body}, Bot())
+        assert fake.calls("sendMessage"), kind
 
 
 @pytest.mark.asyncio
