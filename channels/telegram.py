@@ -16,14 +16,18 @@ without a bot) and answers every webhook call with 503.
 
 A private message (or a photo's or file's caption, or a button's data) goes
 to Rasa through channels/guarded.py, like a REST message. Replies Telegram
-does not accept at once are retried from channels/telegram_outbox.py.
+does not accept at once are retried from channels/telegram_outbox.py. A new
+reply takes the buttons off the previous one (channels/telegram_chats.py).
+Commands and the updates read: channels/telegram_commands.py. In a group the
+bot only points a patient who addresses it to the private chat.
 """
 
 import hmac
 import logging
 import re
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -34,12 +38,15 @@ from channels import startup
 from channels.guard import sender_tag
 from channels.guarded import GuardedMessages
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
+from channels.telegram_chats import ChatMemory, GroupPointers
+from channels.telegram_commands import BOT_MESSAGES, CLINIC, HELP, START, starter_buttons
 from channels.telegram_format import (
     SIREN,
     OutgoingMessage,
     escape,
     render_payload,
     render_text,
+    starter_keyboard,
     valid_callback_data,
 )
 from channels.telegram_outbox import Outbox, plain_params, tracker_store_engine
@@ -55,7 +62,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ENV_TOKEN, ENV_SECRET, ENV_BASE_URL = "TELEGRAM_BOT_TOKEN", "TELEGRAM_SECRET_TOKEN", "TELEGRAM_API_BASE_URL"
 # /start is answered by the bot's own greeting (intent greet).
-START_MESSAGE = "/greet"
+START_MESSAGE = BOT_MESSAGES[START]
 # Telegram redelivers an update when our answer is slow; remember the last ones.
 SEEN_UPDATES = 1000
 # After this long without a bot message the patient gets the safe reply (channels/guarded.py);
@@ -108,16 +115,37 @@ def channel_text(key: ReplyKey, refusal: bool = False, separator: str = " ") -> 
     return escape(plain_text(key, refusal, separator))
 
 
-def help_message() -> str:
+def card(title: ReplyKey, body: ReplyKey, *after: ReplyKey) -> str:
+    """A channel message: bold title, text, then the emergency line (bold,
+    behind a siren) and the `after` lines."""
     return "\n".join(
         [
-            f"<b>{channel_text(ReplyKey.TELEGRAM_HELP_TITLE)}</b>",
-            channel_text(ReplyKey.TELEGRAM_HELP),
+            f"<b>{channel_text(title)}</b>",
+            channel_text(body),
             "",
             f"{SIREN} <b>{channel_text(ReplyKey.TELEGRAM_HELP_EMERGENCY)}</b>",
-            channel_text(ReplyKey.TELEGRAM_HELP_CONTACT),
+            *(channel_text(key) for key in after),
         ]
     )
+
+
+def help_message() -> str:
+    return card(ReplyKey.TELEGRAM_HELP_TITLE, ReplyKey.TELEGRAM_HELP, ReplyKey.TELEGRAM_HELP_CONTACT)
+
+
+def clinic_message() -> str:
+    """/clinic: the clinic's contacts (clinic.yml) and the emergency number."""
+    return card(ReplyKey.TELEGRAM_CLINIC_TITLE, ReplyKey.TELEGRAM_CLINIC)
+
+
+def group_pointer(bot_user: Optional[Dict[str, Any]]) -> OutgoingMessage:
+    """The pointer to the private chat, with a button that opens it (once the bot knows its username)."""
+    text = channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
+    username = (bot_user or {}).get("username")
+    if not username:
+        return OutgoingMessage(text)
+    title = load_knowledge_base().buttons[ButtonKey.OPEN_PRIVATE_CHAT]
+    return OutgoingMessage(text, {"inline_keyboard": [[{"text": title, "url": f"https://t.me/{username}"}]]})
 
 
 def media_reply() -> str:
@@ -126,14 +154,23 @@ def media_reply() -> str:
 
 class TelegramOutput(OutputChannel):
     """Sends bot messages with sendMessage, rendered from the reply payload;
-    what Telegram does not accept goes to the outbox (channels/telegram_outbox.py)."""
+    what Telegram does not accept goes to the outbox (channels/telegram_outbox.py).
+    `keyboards`: each chat's message with live buttons (shared by the channel);
+    `starter`: a keyboard for a reply that has none (the greeting of /start)."""
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
-    def __init__(self, api: BotApi, outbox: Outbox) -> None:
-        self.api, self.outbox = api, outbox
+    def __init__(
+        self,
+        api: BotApi,
+        outbox: Outbox,
+        keyboards: Optional[ChatMemory[int]] = None,
+        starter: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.api, self.outbox, self.starter = api, outbox, starter
+        self.keyboards: ChatMemory[int] = ChatMemory() if keyboards is None else keyboards
         self.responses = 0  # bot messages handed to this channel by Rasa
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
@@ -143,55 +180,80 @@ class TelegramOutput(OutputChannel):
             # The payload holds everything in `text`: don't send it twice.
             book_title = load_knowledge_base().buttons[ButtonKey.BOOK_VISIT]
             emergency = custom.get("escalation") == Escalation.EMERGENCY
-            await self.send_messages(recipient_id, render_payload(custom, book_title=book_title), emergency)
+            await self.send_reply(recipient_id, render_payload(custom, book_title=book_title), emergency)
             return
         text = message.get("text") or ""
         for key in ("image", "attachment"):
             if message.get(key):
                 text += f"\n\n{message[key]}"
         buttons = message.get("buttons") or message.get("quick_replies")
-        await self.send_messages(recipient_id, render_text(text, buttons))
+        await self.send_reply(recipient_id, render_text(text, buttons))
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         self.responses += 1
-        await self.send_messages(recipient_id, render_text(text))
+        await self.send_reply(recipient_id, render_text(text))
+
+    async def send_reply(self, recipient_id: str, messages: List[OutgoingMessage], emergency: bool = False) -> None:
+        """One bot reply; once Telegram has it, the chat's previous buttons go."""
+        if self.starter and messages and messages[-1].reply_markup is None:
+            messages = messages[:-1] + [replace(messages[-1], reply_markup=self.starter)]
+        delivered = await self.send_messages(recipient_id, messages, emergency)
+        if delivered is not None:
+            await self._replace_keyboard(chat_for(recipient_id), *delivered)
+
+    async def _replace_keyboard(self, chat: str, message_id: Any, has_keyboard: bool) -> None:
+        previous = self.keyboards.pop(chat)
+        if has_keyboard:
+            self.keyboards.put(chat, message_id)
+        if previous is None or previous == message_id:
+            return
+        try:  # no reply_markup: the inline keyboard is removed
+            await self.api.call("editMessageReplyMarkup", chat_id=chat, message_id=previous)
+        except TelegramApiError as error:  # deleted, too old: the buttons still work
+            logger.info("telegram.keyboard.kept %s", error)
 
     async def send_html(self, recipient_id: str, html_text: str) -> None:
         """One message of trusted HTML (the channel's own texts)."""
         await self.send_messages(recipient_id, [OutgoingMessage(html_text)])
 
-    async def send_messages(self, recipient_id: str, messages: List[OutgoingMessage], emergency: bool = False) -> None:
+    async def send_messages(
+        self, recipient_id: str, messages: List[OutgoingMessage], emergency: bool = False
+    ) -> Optional[Tuple[Any, bool]]:
         """Sends one reply's messages in order. A 400 is resent at once as plain
         text; what Telegram may take later (no answer, 5xx, 429) goes to the
         outbox with the rest of the reply, as does everything for a chat
-        whose earlier reply is still waiting there."""
+        whose earlier reply is still waiting there. When Telegram took the
+        whole reply at once: the last message's id and whether it has buttons."""
         chat = chat_for(recipient_id)
         tag = sender_tag(sender_for(chat))
         calls = [message.params(chat) for message in messages]
+        delivered: Optional[Tuple[Any, bool]] = None
         for i, params in enumerate(calls):
             if self.outbox.waiting(chat):
                 await self.outbox.put(calls[i:], emergency, tag)
-                return
-            error = await self._try(params)
+                return None
+            sent, error = await self._try(params)
             if error is not None and error.status == 400:
                 calls[i] = plain_params(params)
-                error = await self._try(calls[i])
+                sent, error = await self._try(calls[i])
             if error is None:
+                delivered = ((sent or {}).get("message_id"), "reply_markup" in calls[i])
                 continue
             if error.retryable:
                 await self.outbox.put(calls[i:], emergency, tag, error)
-                return
-            self.outbox.dropped(tag, emergency, f"Telegram refused it ({error.status})")
+                return None
+            self.outbox.refused(tag, emergency, error.status)
             if error.status == 403:
-                return  # blocked by the patient: stop this reply
+                return None  # blocked by the patient: stop this reply
+        return delivered
 
-    async def _try(self, params: Dict[str, Any]) -> Optional[TelegramApiError]:
+    async def _try(self, params: Dict[str, Any]) -> Tuple[Any, Optional[TelegramApiError]]:
         try:
-            await self.api.call("sendMessage", **params)
+            return await self.api.call("sendMessage", **params), None
         except TelegramApiError as error:
-            logger.warning("Telegram: %s", error)
-            return error
-        return None
+            if error.status != 403:  # a blocked bot is the patient's choice: Outbox.refused logs it
+                logger.warning("Telegram: %s", error)
+            return None, error
 
 
 class TelegramInput(InputChannel):
@@ -234,6 +296,9 @@ class TelegramInput(InputChannel):
         self.api_base_url = api_base_url or DEFAULT_API_BASE_URL
         self.api = BotApi(self.token or "", self.api_base_url)
         self.outbox = Outbox(self.api)
+        self.keyboards: ChatMemory[int] = ChatMemory()
+        self.group_pointers = GroupPointers()
+        self._bot_user: Optional[Dict[str, Any]] = None  # getMe, once it answered
         self._seen_updates: OrderedDict[Any, None] = OrderedDict()
         self.problem = self._configuration_problem()
         if self.problem:
@@ -253,7 +318,7 @@ class TelegramInput(InputChannel):
         return None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        return None if self.problem else TelegramOutput(self.api, self.outbox)
+        return None if self.problem else TelegramOutput(self.api, self.outbox, self.keyboards)
 
     def secret_ok(self, request: Request) -> bool:
         given = request.headers.get(SECRET_HEADER)
@@ -304,7 +369,7 @@ class TelegramInput(InputChannel):
                 update = request.json
             except Exception:  # noqa: BLE001 - any unreadable body is a bad request
                 update = None
-            if not isinstance(update, dict):
+            if not isinstance(update, dict) or type(update.get("update_id")) is not int:
                 return response.json({"ok": False, "error": "expected a Telegram update"}, status=400)
             if self._already_seen(update.get("update_id")):
                 return response.json({"ok": True, "duplicate": True})
@@ -321,17 +386,16 @@ class TelegramInput(InputChannel):
         self, update: Dict[str, Any], on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any = None
     ) -> None:
         """Does what one update asks for; never raises on updates we can't use."""
-        out = TelegramOutput(self.api, self.outbox)
+        out = TelegramOutput(self.api, self.outbox, self.keyboards)
         if isinstance(update.get("callback_query"), dict):
             await self._handle_callback(update["callback_query"], out, on_new_message, agent)
             return
-        for key in ("edited_message", "edited_business_message"):
-            edited = update.get(key)
-            if isinstance(edited, dict):
-                chat = edited.get("chat") or {}
-                if chat.get("type") == "private" and chat.get("id") is not None:
-                    await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True))
-                return
+        edited = update.get("edited_message")
+        if isinstance(edited, dict):
+            chat = edited.get("chat") or {}
+            if chat.get("type") == "private" and chat.get("id") is not None:
+                await out.send_html(str(chat["id"]), channel_text(ReplyKey.TELEGRAM_EDITED, refusal=True))
+            return
         message = update.get("message")
         if not isinstance(message, dict):
             # channel posts, inline queries, membership changes, polls...: not for us
@@ -346,9 +410,10 @@ class TelegramInput(InputChannel):
             text = message.get("caption")  # a photo or file with words: read the words
         command = COMMAND.match(text) if isinstance(text, str) else None
         if chat.get("type") != "private":
-            # Health questions don't belong in a group; answer commands only.
-            if command:
-                await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True))
+            # Health questions don't belong in a group: whoever addresses the
+            # bot there is pointed to the private chat, once per window.
+            if await self._addressed_to_bot(message, text, command) and self.group_pointers.due(chat_id):
+                await out.send_messages(chat_id, [group_pointer(self._bot_user)])
             return
         if not isinstance(text, str) or not text.strip():
             if any(key in message for key in MEDIA_KEYS):
@@ -356,14 +421,43 @@ class TelegramInput(InputChannel):
             return  # service messages (pinned, chat photo changed...): silently
         if command:
             name = command.group(1).lower()
-            if name == "start":
-                await self._ask_bot(START_MESSAGE, chat_id, message, out, on_new_message, agent)
-            elif name == "help":
+            if name in BOT_MESSAGES:
+                out.starter = starter_keyboard(starter_buttons()) if name == START else None
+                await self._ask_bot(BOT_MESSAGES[name], chat_id, message, out, on_new_message, agent)
+            elif name == HELP:
                 await out.send_html(chat_id, help_message())
+            elif name == CLINIC:
+                await out.send_html(chat_id, clinic_message())
             else:
                 await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True))
             return
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
+
+    async def _addressed_to_bot(self, message: Dict[str, Any], text: Any, command: Any) -> bool:
+        """A command for this bot (or for no bot in particular), an @mention of
+        it, or a reply to one of its messages. Telegram's privacy mode (the
+        default) sends a bot little else from a group."""
+        me = await self.bot_user()
+        username = str((me or {}).get("username") or "").lower()
+        if command:
+            return not command.group(2) or command.group(2).lower() == username
+        if not me:
+            return False
+        if isinstance(text, str) and re.search(rf"(?<!\w)@{re.escape(username)}\b", text, re.IGNORECASE):
+            return True
+        entities = (message.get("entities") or []) + (message.get("caption_entities") or [])
+        mentioned = [(e.get("user") or {}).get("id") for e in entities if isinstance(e, dict)]
+        replied_to = ((message.get("reply_to_message") or {}).get("from") or {}).get("id")
+        return me.get("id") in mentioned + [replied_to]
+
+    async def bot_user(self) -> Optional[Dict[str, Any]]:
+        """The bot's own user (getMe), asked once it is needed and kept."""
+        if self._bot_user is None:
+            try:
+                self._bot_user = await self.api.call("getMe")
+            except TelegramApiError as error:
+                logger.warning("Telegram: %s", error)
+        return self._bot_user
 
     async def _ask_bot(
         self,

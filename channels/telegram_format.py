@@ -9,9 +9,11 @@ Rules (docs/telegram.md, "What the channel does with each payload field"):
 - the answer is plain (escaped) text;
 - each source sentence is a <blockquote>, with its paragraph/sentence reference;
 - clinic advice is bold after the quotes, routine advice italic;
-- suggestions become inline keyboard buttons (callback_data = their payload);
+- suggestions become inline keyboard buttons (callback_data = their payload),
+  at most three, without "Where does it say that?" when the quotes are
+  already in the message;
 - a handoff reply gets a booking URL button from payload.clinic (its title,
-  "Book a visit", is the knowledge base's, passed in);
+  "Book a visit", is the knowledge base's, passed in), before the suggestions;
 - every message stays under Telegram's 4,096-character limit; the keyboard
   goes on the last message.
 """
@@ -21,6 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from faq.knowledge_base import ButtonKey
+
 # Telegram counts the limit in UTF-16 code units after entity parsing; we
 # count the HTML source (tags included), which is never shorter.
 MAX_MESSAGE_CHARS = 4096
@@ -28,6 +32,11 @@ MAX_CALLBACK_DATA_BYTES = 64
 # What our own buttons send back: an intent, no entities (e.g. "/ask_safety").
 CALLBACK_DATA_PATTERN = re.compile(r"^/[a-z][a-z0-9_]{0,62}$")
 MAX_BUTTON_TITLE_CHARS = 64
+# Under an answer: more buttons than this push the answer off a phone's screen.
+MAX_ANSWER_BUTTONS = 3
+# Starter buttons (short topic titles) fit two to a row.
+STARTER_BUTTONS_PER_ROW = 2
+ASK_SOURCE_PAYLOAD = f"/{ButtonKey.ASK_SOURCE}"
 
 SIREN = "\U0001f6a8"  # police car light
 
@@ -44,7 +53,8 @@ class OutgoingMessage:
             "chat_id": chat_id,
             "text": self.text,
             "parse_mode": "HTML",
-            "disable_web_page_preview": True,
+            # The booking link would otherwise unfold into a preview card.
+            "link_preview_options": {"is_disabled": True},
         }
         if self.reply_markup:
             params["reply_markup"] = self.reply_markup
@@ -155,21 +165,44 @@ def _http_url(url: Any) -> bool:
     return isinstance(url, str) and re.match(r"^https?://[^\s/$.?#][^\s]*$", url) is not None
 
 
-def keyboard(payload: Dict[str, Any], book_title: Optional[str] = None) -> Optional[Dict[str, Any]]:
-    """Inline keyboard: one button per suggestion, one per row (titles are
-    sentences, they don't fit side by side on a phone); a handoff adds a
-    booking button titled `book_title` (the knowledge base's)."""
-    rows: List[List[Dict[str, str]]] = []
-    for suggestion in payload.get("suggestions") or []:
+def callback_buttons(suggestions: Any) -> List[Dict[str, str]]:
+    """Inline buttons for the usable suggestions (title, payload)."""
+    buttons = []
+    for suggestion in suggestions or []:
         if not isinstance(suggestion, dict):
             continue
         title, data = suggestion.get("title"), suggestion.get("payload")
         if not isinstance(title, str) or not title.strip() or not valid_callback_data(data):
             continue  # Telegram would reject the whole message
-        rows.append([{"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": str(data)}])
+        buttons.append({"text": title.strip()[:MAX_BUTTON_TITLE_CHARS], "callback_data": str(data)})
+    return buttons
+
+
+def shows_quotes(payload: Dict[str, Any]) -> bool:
+    return any(_source_block(s) for s in payload.get("sources") or [] if isinstance(s, dict))
+
+
+def keyboard(payload: Dict[str, Any], book_title: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """Inline keyboard of at most MAX_ANSWER_BUTTONS, one per row (titles are
+    sentences, they don't fit side by side on a phone): a handoff's booking
+    button titled `book_title` (the knowledge base's) first, then the
+    suggestions, without "Where does it say that?" when the message already
+    quotes the article."""
+    buttons: List[Dict[str, str]] = []
     clinic = payload.get("clinic") or {}
     if book_title and payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
-        rows.append([{"text": book_title, "url": clinic["booking_url"]}])
+        buttons.append({"text": book_title, "url": clinic["booking_url"]})
+    quoted = shows_quotes(payload)
+    suggested = callback_buttons(payload.get("suggestions"))
+    buttons += [b for b in suggested if not (quoted and b["callback_data"] == ASK_SOURCE_PAYLOAD)]
+    rows = [[b] for b in buttons[:MAX_ANSWER_BUTTONS]]
+    return {"inline_keyboard": rows} if rows else None
+
+
+def starter_keyboard(suggestions: Sequence[Dict[str, str]]) -> Optional[Dict[str, Any]]:
+    """The main topics under the greeting, STARTER_BUTTONS_PER_ROW to a row."""
+    buttons = callback_buttons(suggestions)
+    rows = [buttons[i : i + STARTER_BUTTONS_PER_ROW] for i in range(0, len(buttons), STARTER_BUTTONS_PER_ROW)]
     return {"inline_keyboard": rows} if rows else None
 
 

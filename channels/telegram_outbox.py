@@ -22,7 +22,8 @@ task of the Rasa process sends it again:
 A 400 (HTML Telegram can't parse) is retried at once as plain text; a 403
 (the patient blocked the bot) or any other refusal ends that reply. A reply
 that finally fails is logged with the sender's tag, at ERROR when it was an
-emergency reply: an emergency is never dropped silently.
+emergency reply: an emergency is never dropped silently. A 403 is logged at
+INFO: the patient chose to block the bot, nothing is broken.
 
 The rows hold the reply's text (health data) for at most the retry window.
 Every wait is multiplied by BOTOX_RETRY_TIME_SCALE (tests run the same
@@ -244,6 +245,14 @@ class Outbox:
         else:
             logger.warning("telegram.reply.lost sender=%s reason=%s", tag, reason)
 
+    @classmethod
+    def refused(cls, tag: str, emergency: bool, status: int) -> None:
+        """Telegram will never take this reply (`status`: its HTTP status)."""
+        if status == 403:  # blocked by the patient, or they left the chat
+            logger.info("telegram.reply.blocked sender=%s emergency=%s", tag, emergency)
+        else:
+            cls.dropped(tag, emergency, f"Telegram refused it ({status})")
+
     # ---- the drainer ---------------------------------------------------------
 
     async def drain_once(self) -> float:
@@ -281,7 +290,7 @@ class Outbox:
             return False  # next pass, as plain text
         if not error.retryable:
             await self._finish(row)
-            self.dropped(row.sender_tag, row.emergency, f"Telegram refused it ({error.status})")
+            self.refused(row.sender_tag, row.emergency, error.status)
             return True
         next_attempt = self.clock() + self.policy.wait(attempts, error.retry_after)
         if next_attempt > row.give_up_at:

@@ -77,16 +77,30 @@ class ReplyKey(_Named):
     TELEGRAM_UNKNOWN_COMMAND = "telegram_unknown_command"
     TELEGRAM_GROUP = "telegram_group"
     TELEGRAM_BUTTON_UNUSABLE = "telegram_button_unusable"
+    TELEGRAM_CLINIC_TITLE = "telegram_clinic_title"
+    TELEGRAM_CLINIC = "telegram_clinic"
+    # the command menu (channels/telegram_commands.py)
+    TELEGRAM_COMMAND_START = "telegram_command_start"
+    TELEGRAM_COMMAND_HELP = "telegram_command_help"
+    TELEGRAM_COMMAND_SOURCES = "telegram_command_sources"
+    TELEGRAM_COMMAND_CLINIC = "telegram_command_clinic"
 
 
 class ButtonKey(_Named):
     """The `buttons:` titles the code uses: suggestion buttons send `/<key>`
-    as the user's message; `book_visit` opens clinic.yml's booking_url."""
+    as the user's message; `book_visit` opens clinic.yml's booking_url,
+    `open_private_chat` the bot's private chat (Telegram)."""
 
     TELL_ME_MORE = "tell_me_more"
     ASK_SOURCE = "ask_source"
     HANDOFF = "handoff"
     BOOK_VISIT = "book_visit"
+    OPEN_PRIVATE_CHAT = "open_private_chat"
+    # Telegram's starter buttons on /start: topic intents (/ask_<topic id>)
+    ASK_SAFETY = "ask_safety"
+    ASK_COMMON_SIDE_EFFECTS = "ask_common_side_effects"
+    ASK_WHO_SHOULD_INJECT = "ask_who_should_inject"
+    ASK_STOPPING = "ask_stopping"
 
 
 # Placeholders a reply may use besides clinic.yml's fields.

@@ -7,9 +7,10 @@
 
 `set` calls setWebhook with the secret token (Telegram then sends it in the
 X-Telegram-Bot-Api-Secret-Token header of every update, and the channel
-refuses calls without it) and allowed_updates message + callback_query.
-The public URL may be the server's base URL; /webhooks/telegram/webhook is
-appended when missing.
+refuses calls without it) and allowed_updates: the kinds of update the
+channel reads (channels/telegram_commands.py). Then setMyCommands: the menu
+of /start, /help, /sources and /clinic. The public URL may be the server's
+base URL; /webhooks/telegram/webhook is appended when missing.
 
 Settings come from the arguments or the environment:
   --token         TELEGRAM_BOT_TOKEN      (from @BotFather)
@@ -28,11 +29,11 @@ import urllib.request
 from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
 
+from channels.telegram_commands import ALLOWED_UPDATES, bot_commands
 from faq.settings import SETTINGS
 
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
 
-ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 TELEGRAM_PORTS = (443, 80, 88, 8443)
 
@@ -113,11 +114,14 @@ def main(argv=None) -> int:
                 {
                     "url": url,
                     "secret_token": args.secret,
-                    "allowed_updates": ALLOWED_UPDATES,
+                    "allowed_updates": list(ALLOWED_UPDATES),
                     "drop_pending_updates": args.drop_pending_updates,
                 },
             )
             print(f"Webhook set: {url} (updates: {', '.join(ALLOWED_UPDATES)}, secret token required)")
+            commands = bot_commands()
+            call(args.api_base_url, args.token, "setMyCommands", {"commands": commands})
+            print(f"Commands set: {' '.join('/' + c['command'] for c in commands)}")
         elif args.command == "delete":
             call(args.api_base_url, args.token, "deleteWebhook", {"drop_pending_updates": args.drop_pending_updates})
             print("Webhook deleted: Telegram no longer sends updates to this bot's server.")

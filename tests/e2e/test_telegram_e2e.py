@@ -11,6 +11,7 @@ from servers import PROJECT_ROOT, RasaStack, http_json
 from telegram_updates import credentials, private_chat, update
 from telegram_updates import post as post_update
 
+from channels.telegram_commands import starter_buttons
 from channels.telegram_format import SIREN, escape
 from faq.knowledge_base import load_knowledge_base
 
@@ -111,10 +112,73 @@ def test_start_greets_and_help_explains(stack, fake):
     assert post(update(chat, text="/start")) == 200
     [greeting] = sent_to(fake, 5003)
     assert greeting["text"].startswith("Hello! I'm the automated assistant")
+    assert [b["callback_data"] for b in buttons(greeting)] == [s["payload"] for s in starter_buttons()]
     fake.clear()
     assert post(update(chat, text="/help")) == 200
     [help_call] = sent_to(fake, 5003)
     assert "How I can help" in help_call["text"] and help_call["parse_mode"] == "HTML"
+
+
+def test_a_starter_button_answers_its_topic_and_takes_the_starters_away(stack, fake):
+    chat = private_chat(5013)
+    assert post(update(chat, text="/start")) == 200
+    [greeting] = sent_to(fake, 5013)
+    greeting_id = fake.answered("sendMessage")[-1]["message_id"]
+    fake.clear()
+    tap = {
+        "update_id": 930000,
+        "callback_query": {
+            "id": "cbq-e2e-start",
+            "chat_instance": "43",
+            "data": buttons(greeting)[0]["callback_data"],
+            "from": {"id": 5013, "is_bot": False, "first_name": "Pat"},
+            "message": {"message_id": 1, "date": 1700000000, "chat": chat, "text": "..."},
+        },
+    }
+    assert post(tap) == 200
+    [answer] = sent_to(fake, 5013)
+    assert escape(KB.topic("safety").answer) in answer["text"]
+    assert fake.calls("editMessageReplyMarkup") == [{"chat_id": "5013", "message_id": greeting_id}]
+    assert fake.keyboard(5013, greeting_id) == []
+
+
+def test_sources_and_clinic_commands(stack, fake):
+    chat = private_chat(5014)
+    assert post(update(chat, text="/sources")) == 200
+    [nothing_yet] = sent_to(fake, 5014)
+    assert escape(KB.replies["no_previous_answer"]).split(",")[0] in nothing_yet["text"]
+    assert post(update(chat, text="who should inject botox?")) == 200
+    fake.clear()
+    assert post(update(chat, text="/sources")) == 200
+    [sources] = sent_to(fake, 5014)
+    assert "<blockquote>" in sources["text"]
+    assert any(escape(q.text) in sources["text"] for q in KB.topic("who_should_inject").quotes)
+    assert user_texts(stack, 5014)[-1] == "/ask_source"
+    fake.clear()
+    assert post(update(chat, text="/clinic")) == 200
+    [contacts] = sent_to(fake, 5014)
+    clinic = yaml.safe_load((PROJECT_ROOT / "clinic.yml").read_text())
+    for field in ("phone", "email", "booking_url", "emergency_number"):
+        assert escape(clinic[field]) in contacts["text"]
+    assert user_texts(stack, 5014)[-1] == "/ask_source"  # /clinic never reaches the bot
+
+
+def test_a_new_answer_takes_the_buttons_off_the_previous_one(stack, fake):
+    chat = private_chat(5015)
+    assert post(update(chat, text="is botox safe?")) == 200
+    assert post(update(chat, text="what are the side effects?")) == 200
+    first, second = fake.answered("sendMessage")
+    [edit] = fake.calls("editMessageReplyMarkup")
+    assert edit == {"chat_id": "5015", "message_id": first["message_id"]}
+    assert fake.keyboard(5015, first["message_id"]) == []
+    assert fake.keyboard(5015, second["message_id"])
+    assert all(call["link_preview_options"] == {"is_disabled": True} for call in sent_to(fake, 5015))
+
+
+@pytest.mark.parametrize("body", [["not", "an", "update"], {"message": {"text": "hi"}}, {"update_id": "1"}, "null"])
+def test_a_body_that_is_not_an_update_gets_400(stack, fake, body):
+    assert post(body) == 400
+    assert fake.records == []
 
 
 @pytest.mark.parametrize(
@@ -155,6 +219,9 @@ def test_edited_messages_and_group_chats_never_error(stack, fake):
     assert post(update(group, text="/start@clinic_faq_test_bot")) == 200
     [call] = sent_to(fake, -1005006)
     assert "private chat" in call["text"]
+    assert buttons(call) == [{"text": "Open a private chat", "url": "https://t.me/clinic_faq_test_bot"}]
+    assert post(update(group, text="@clinic_faq_test_bot is botox safe?")) == 200
+    assert len(sent_to(fake, -1005006)) == 1  # once per group per 10 minutes
     assert user_texts(stack, -1005006) == []
 
 

@@ -2,15 +2,21 @@
 Bot API (tests/fake_telegram.py): updates it can't use, callbacks, failures,
 configuration; and scripts/telegram_webhook.py."""
 
+import logging
 import subprocess
 import sys
 
 import pytest
 import pytest_asyncio
-from fake_telegram import FakeTelegram
+from fake_telegram import BOT_USER, FakeTelegram
 from servers import PROJECT_ROOT
 
-from channels.telegram import START_MESSAGE, TelegramInput, channel_text, media_reply
+from channels.telegram import START_MESSAGE, TelegramInput, channel_text, clinic_message, media_reply
+from channels.telegram_api import TelegramApiError
+from channels.telegram_chats import GroupPointers
+from channels.telegram_commands import ALLOWED_UPDATES, COMMANDS
+from channels.telegram_format import OutgoingMessage
+from faq.clinic import load_clinic
 from faq.knowledge_base import ReplyKey
 from faq.settings import Settings
 
@@ -37,8 +43,8 @@ async def channel(fake):
 class Bot:
     """Stands in for Rasa: records user messages, answers like action_reply."""
 
-    def __init__(self, reply=True, fail=False):
-        self.messages, self.reply, self.fail = [], reply, fail
+    def __init__(self, reply=True, fail=False, suggestions=({"title": "Tell me more", "payload": "/tell_me_more"},)):
+        self.messages, self.reply, self.fail, self.suggestions = [], reply, fail, list(suggestions)
 
     async def __call__(self, message):
         self.messages.append(message)
@@ -56,7 +62,7 @@ class Bot:
                         "escalation": "none",
                         "advice": None,
                         "sources": [],
-                        "suggestions": [{"title": "Tell me more", "payload": "/tell_me_more"}],
+                        "suggestions": self.suggestions,
                     },
                 },
             )
@@ -92,6 +98,123 @@ async def test_start_is_the_greeting_and_help_is_answered_by_the_channel(channel
     assert len(bot.messages) == 2
     [sent] = fake.calls("sendMessage")
     assert "How I can help" in sent["text"] and "112" in sent["text"] and sent["parse_mode"] == "HTML"
+
+
+def private(chat_id):
+    """A chat of its own: the guard's rate limit counts per sender."""
+    return {**PRIVATE, "id": chat_id}
+
+
+def buttons(call):
+    return [b for row in (call.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
+
+@pytest.mark.asyncio
+async def test_start_shows_the_main_topics_as_buttons(channel, fake):
+    chat = private(4301)
+    await channel.handle_update(message("/start", chat=chat), Bot(suggestions=()))
+    [greeting] = fake.calls("sendMessage")
+    assert [b["callback_data"] for b in buttons(greeting)] == [
+        "/ask_safety",
+        "/ask_common_side_effects",
+        "/ask_who_should_inject",
+        "/ask_stopping",
+    ]
+    fake.clear()
+    await channel.handle_update(message("is botox safe?", chat=chat), Bot())  # only /start gets them
+    assert [b["callback_data"] for b in buttons(fake.calls("sendMessage")[0])] == ["/tell_me_more"]
+
+
+@pytest.mark.asyncio
+async def test_sources_asks_the_bot_and_clinic_is_answered_by_the_channel(channel, fake):
+    bot, chat = Bot(), private(4302)
+    await channel.handle_update(message("/sources", chat=chat), bot)
+    assert [m.text for m in bot.messages] == ["/ask_source"]
+    fake.clear()
+    await channel.handle_update(message("/clinic", chat=chat), bot)
+    assert len(bot.messages) == 1
+    [sent] = fake.calls("sendMessage")
+    assert sent["text"] == clinic_message()
+    contact = load_clinic().contact
+    for field in ("name", "phone", "email", "booking_url", "emergency_number"):
+        assert contact[field] in sent["text"]
+
+
+@pytest.mark.asyncio
+async def test_a_new_answer_takes_the_buttons_off_the_previous_one(channel, fake):
+    chat = private(4303)
+    await channel.handle_update(message("is botox safe?", chat=chat), Bot())
+    await channel.handle_update(message("and side effects?", chat=chat), Bot())
+    first_id, second_id = 101, 102  # the fake numbers its messages from 101
+    assert fake.calls("editMessageReplyMarkup") == [{"chat_id": "4303", "message_id": first_id}]
+    assert fake.keyboard(4303, first_id) == []
+    assert [b["text"] for b in fake.keyboard(4303, second_id)] == ["Tell me more"]
+    await channel.handle_update(message("/help", chat=chat), Bot())  # the channel's own message: buttons stay
+    assert len(fake.calls("editMessageReplyMarkup")) == 1 and fake.keyboard(4303, second_id)
+
+
+@pytest.mark.asyncio
+async def test_a_keyboard_telegram_wont_edit_does_not_stop_the_answer(channel, fake, caplog):
+    chat = private(4304)
+    await channel.handle_update(message("is botox safe?", chat=chat), Bot())
+    fake.fail("editMessageReplyMarkup", 400, "Bad Request: message can't be edited")
+    with caplog.at_level(logging.INFO):
+        await channel.handle_update(message("and side effects?", chat=chat), Bot())
+    assert len(fake.calls("sendMessage")) == 2
+    assert "telegram.keyboard.kept" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.asyncio
+async def test_a_patient_who_blocked_the_bot_is_logged_at_info(channel, fake, caplog):
+    fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    with caplog.at_level(logging.INFO):
+        await channel.handle_update(message("is botox safe?", chat=private(4305)), Bot())
+    assert "telegram.reply.blocked sender=" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert len(fake.calls("sendMessage")) == 1  # not resent, not queued
+
+
+@pytest.mark.asyncio
+async def test_the_menu_offers_only_commands_the_channel_answers(channel, fake):
+    unknown = channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True)
+    for i, (name, _) in enumerate(COMMANDS):
+        fake.clear()
+        await channel.handle_update(message(f"/{name}", chat=private(4310 + i)), Bot())
+        [reply] = fake.calls("sendMessage")
+        assert reply["text"] != unknown, name
+
+
+@pytest.mark.asyncio
+async def test_every_update_kind_registered_with_the_webhook_is_answered(channel, fake):
+    chat = private(4320)
+    updates = {
+        "message": message("is botox safe?", chat=chat)["message"],
+        "edited_message": message("is botox safe??", chat=chat)["message"],
+        "callback_query": callback("/tell_me_more", chat=chat)["callback_query"],
+    }
+    assert set(updates) == set(ALLOWED_UPDATES)
+    for kind, body in updates.items():
+        fake.clear()
+        await channel.handle_update({"update_id": 3, kind: body}, Bot())
+        assert fake.calls("sendMessage"), kind
+
+
+@pytest.mark.asyncio
+async def test_a_message_refused_even_as_plain_text_does_not_stop_the_rest_of_the_reply(channel, fake):
+    fake.fail("sendMessage", 400, "Bad Request: chat not found", times=2)
+    out = channel.get_output_channel()
+    await out.send_messages("telegram-4306", [OutgoingMessage("first"), OutgoingMessage("second")])
+    assert [c["params"]["text"] for c in fake.answered("sendMessage") if c["status"] == 200] == ["second"]
+
+
+@pytest.mark.asyncio
+async def test_the_fake_refuses_a_misspelt_field(channel, fake):
+    with pytest.raises(TelegramApiError) as refused:
+        await channel.api.call("sendMessage", chat_id=1, text="x", disable_web_page_preview=True)
+    assert refused.value.status == 400
+    assert fake.problems == ["sendMessage: unknown field 'disable_web_page_preview'"]
+    fake.problems.clear()
 
 
 @pytest.mark.asyncio
@@ -138,17 +261,39 @@ async def test_unknown_command_and_edited_message(channel, fake):
     ]
 
 
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
 @pytest.mark.asyncio
-async def test_groups_get_commands_answered_and_nothing_else(channel, fake):
+async def test_a_group_that_addresses_the_bot_gets_one_pointer_per_window(channel, fake):
+    clock = Clock()
+    channel.group_pointers = GroupPointers(window_s=600, clock=clock)
     bot = Bot()
-    await channel.handle_update(message("is botox safe?", chat=GROUP), bot)
-    await channel.handle_update(message(chat=GROUP, new_chat_members=[USER]), bot)
+    for ignored in [message("is botox safe?", chat=GROUP), message(chat=GROUP, new_chat_members=[USER])]:
+        await channel.handle_update(ignored, bot)
+    await channel.handle_update(message("/start@some_other_bot", chat=GROUP), bot)
     assert fake.calls("sendMessage") == []
-    await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
-    assert bot.messages == []
+    await channel.handle_update(message("@Clinic_FAQ_test_bot is botox safe?", chat=GROUP), bot)
     [sent] = fake.calls("sendMessage")
     assert sent["text"] == channel_text(ReplyKey.TELEGRAM_GROUP, refusal=True)
     assert str(sent["chat_id"]) == str(GROUP["id"])
+    assert buttons(sent) == [{"text": "Open a private chat", "url": "https://t.me/clinic_faq_test_bot"}]
+    await channel.handle_update(message("/start@clinic_faq_test_bot", chat=GROUP), bot)
+    assert len(fake.calls("sendMessage")) == 1  # within the window: once
+    clock.now += 601
+    reply = {"message_id": 9, "date": 1, "chat": GROUP, "from": BOT_USER, "text": "..."}
+    await channel.handle_update(message("thanks!", chat=GROUP, reply_to_message=reply), bot)
+    assert len(fake.calls("sendMessage")) == 2
+    other_group = {**GROUP, "id": -100888}
+    mention = {"type": "text_mention", "offset": 0, "length": 4, "user": BOT_USER}
+    await channel.handle_update(message("Clinic, help", chat=other_group, entities=[mention]), bot)
+    assert len(fake.calls("sendMessage")) == 3 and bot.messages == []
+    assert fake.methods().count("getMe") == 1
 
 
 @pytest.mark.asyncio
@@ -241,13 +386,14 @@ def test_without_token_or_secret_the_channel_loads_but_is_disabled():
     assert TelegramInput.from_credentials({}, empty).get_output_channel() is None
 
 
-def run_script(*args, env=None):
+def run_script(*args, env):
+    # PYTHONPATH: this checkout's packages, not those the venv was installed from.
     return subprocess.run(
         [sys.executable, "scripts/telegram_webhook.py", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
         timeout=60,
     )
 
@@ -265,7 +411,9 @@ def test_webhook_script_sets_and_deletes_with_the_secret(fake):
     [params] = fake.calls("setWebhook")
     assert params["url"] == "https://bot.example.org/webhooks/telegram/webhook"
     assert params["secret_token"] == SECRET
-    assert params["allowed_updates"] == ["message", "callback_query"]
+    assert params["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    assert [c["command"] for c in fake.commands] == ["start", "help", "sources", "clinic"]
+    assert all(c["description"] for c in fake.commands)
     done = run_script("delete", env=env)
     assert done.returncode == 0, done.stderr
     assert len(fake.calls("deleteWebhook")) == 1 and fake.webhook == {}
@@ -282,7 +430,7 @@ def test_webhook_script_refuses_unsafe_settings(fake):
         {
             "url": "https://bot.example.org/webhooks/telegram/webhook",
             "secret_token": SECRET,
-            "allowed_updates": ["message", "callback_query"],
+            "allowed_updates": ["message", "edited_message", "callback_query"],
             "drop_pending_updates": False,
         }
     ]

@@ -4,8 +4,12 @@ import html
 import re
 
 import pytest
+import yaml
+from servers import PROJECT_ROOT
 
+from channels.telegram_commands import starter_buttons
 from channels.telegram_format import (
+    MAX_ANSWER_BUTTONS,
     MAX_MESSAGE_CHARS,
     SIREN,
     Block,
@@ -14,6 +18,7 @@ from channels.telegram_format import (
     pack,
     render_payload,
     render_text,
+    starter_keyboard,
     tg_len,
     valid_callback_data,
 )
@@ -53,6 +58,55 @@ def test_answer_has_quotes_as_blockquotes_and_keyboard():
     assert all(len(row) == 1 and valid_callback_data(row[0]["callback_data"]) for row in rows)
     assert message.params(42)["parse_mode"] == "HTML"
     assert balanced(message.text)
+
+
+def titles(markup):
+    return [b["text"] for row in (markup or {}).get("inline_keyboard", []) for b in row]
+
+
+def test_an_answer_showing_its_quotes_has_no_where_does_it_say_that_button():
+    topic = KB.topic("safety")
+    payload = payload_for(topic_answer(KB, topic))
+    assert KB.suggestion(ButtonKey.ASK_SOURCE) in payload["suggestions"]  # the widget still offers it
+    [message] = render_payload(payload)
+    assert "<blockquote>" in message.text
+    assert KB.buttons[ButtonKey.ASK_SOURCE] not in titles(message.reply_markup)
+    assert 0 < len(titles(message.reply_markup)) <= MAX_ANSWER_BUTTONS
+
+
+def test_without_quotes_the_source_button_stays_and_keyboards_keep_three_buttons():
+    suggestions = [KB.suggestion(k) for k in (ButtonKey.ASK_SOURCE, ButtonKey.TELL_ME_MORE, ButtonKey.HANDOFF)]
+    suggestions += starter_buttons()
+    payload = {"type": "answer", "answer": "x", "sources": [], "suggestions": suggestions}
+    assert titles(keyboard(payload)) == [s["title"] for s in suggestions[:MAX_ANSWER_BUTTONS]]
+
+
+def test_the_booking_button_comes_first_and_counts_in_the_three():
+    suggestions = [KB.suggestion(ButtonKey.TELL_ME_MORE)] + starter_buttons()
+    payload = payload_for(Reply(type="handoff", answer="Call us.", suggestions=suggestions))
+    assert titles(keyboard(payload, book_title="Book a visit")) == ["Book a visit", "Tell me more", "Is Botox safe?"]
+
+
+def test_starter_keyboard_has_the_main_topics_two_to_a_row():
+    markup = starter_keyboard(starter_buttons())
+    assert markup["inline_keyboard"] == [
+        [
+            {"text": "Is Botox safe?", "callback_data": "/ask_safety"},
+            {"text": "Side effects", "callback_data": "/ask_common_side_effects"},
+        ],
+        [
+            {"text": "Who should inject?", "callback_data": "/ask_who_should_inject"},
+            {"text": "What if I stop?", "callback_data": "/ask_stopping"},
+        ],
+    ]
+    intents = set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())["intents"])
+    assert {b["callback_data"][1:] for row in markup["inline_keyboard"] for b in row} <= intents
+
+
+def test_link_previews_are_off_with_the_current_field():
+    params = render_text("See https://clinic.example/book")[0].params(42)
+    assert params["link_preview_options"] == {"is_disabled": True}
+    assert "disable_web_page_preview" not in params
 
 
 def test_every_string_is_escaped():

@@ -101,6 +101,19 @@ async def test_a_retry_after_beyond_the_window_is_logged_not_waited(outbox, fake
 
 
 @pytest.mark.asyncio
+async def test_a_queued_reply_to_a_patient_who_then_blocked_the_bot_is_logged_at_info(outbox, fake, clock, caplog):
+    fake.fail("sendMessage", 502)
+    await send(outbox, "hello")
+    fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    with caplog.at_level(logging.INFO):
+        await drain_until(outbox, clock, 5)
+    assert not outbox.waiting(CHAT) and delivered(fake) == []
+    [blocked] = [r for r in caplog.records if "telegram.reply.blocked" in r.getMessage()]
+    assert blocked.levelno == logging.INFO and "sender=" in blocked.getMessage()
+    assert "telegram.reply.lost" not in caplog.text
+
+
+@pytest.mark.asyncio
 async def test_an_emergency_that_never_gets_through_is_logged_at_error(outbox, fake, clock, caplog):
     fake.fail("sendMessage", 502, times=None)
     await send(outbox, "call 112 now", emergency=True)
