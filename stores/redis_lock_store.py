@@ -20,7 +20,7 @@ This store keeps Rasa's interface (selected by module path in endpoints.yml),
 its key names, value format and first-come-first-served ticket order, and:
 
 - every change is one Lua script run by Redis as one step (stores/ticket_queue.py);
-- a ticket has a short lease (`lease_seconds`, 5 s) that a thread of each
+- a ticket has a short lease (`lease_seconds`, 3 s) that a thread of each
   process renews while the process holds or waits with the ticket
   (stores/lease_heartbeat.py): a killed instance's tickets run out within the
   lease, a live holder keeps its turn however long it works, a waiter keeps
@@ -36,8 +36,8 @@ endpoints:
       port: 6379
       db: 1
       key_prefix: botoxfaq
-      lease_seconds: 5       # a dead instance blocks a conversation this long
-      renew_seconds: 1       # heartbeat; several renewals fit in a lease
+      lease_seconds: 3       # a dead instance blocks a conversation this long
+      renew_seconds: 0.5     # heartbeat (default: a sixth of the lease)
 
 Rasa's `lock_lifetime` and `wait_time_in_seconds` arguments are accepted and
 not used: the lease and the wake-up replace them. One Redis server (the wake
@@ -76,8 +76,8 @@ from stores.ticket_queue import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LEASE_S = 5.0
-RENEWALS_PER_LEASE = 5
+DEFAULT_LEASE_S = 3.0
+RENEWALS_PER_LEASE = 6
 # Shortest wait between two looks at the queue when nobody wakes us.
 MIN_WAIT_S = 0.01
 

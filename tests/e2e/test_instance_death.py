@@ -23,6 +23,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import redis
@@ -81,14 +82,29 @@ def _wait_for_tickets(sender, count, timeout_s=15):
         time.sleep(0.05)
 
 
+def _unread_requests(port):
+    """Connections to `port` waiting to be accepted, or with bytes unread (Linux)."""
+    pending = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                pending += int(fields[4].split(":")[1], 16)
+    return pending
+
+
 @contextmanager
 def _a_holds_the_turn(a, sender, text):
-    """A takes the conversation's turn with `text` and waits on the paused
-    action server (resumed on leaving); yields A's request (_in_background)."""
+    """A takes the conversation's turn with `text` and calls the paused action
+    server (resumed on leaving); yields A's request (_in_background)."""
     _signal(a, "actions", signal.SIGSTOP)
     try:
         request = _in_background(post, a, sender, text)
-        _wait_for_tickets(sender, 1)
+        deadline = time.monotonic() + 15
+        while not _unread_requests(a.action_port):  # A called it: A holds the turn
+            assert time.monotonic() < deadline, "A never called the action server"
+            time.sleep(0.05)
+        assert _tickets(sender) == [0]
         yield request
     finally:
         _signal(a, "actions", signal.SIGCONT)

@@ -4,9 +4,12 @@
     result = run.run(conversations=10, seconds=30, kill_at=15)
     figures = run.figures(wait_until_stored(db, run))   # dict
 
-Each conversation sends a message every `think_s` after the previous reply
-(closed loop, in_flight=1) or every `think_s` while fewer than `in_flight`
-are unanswered (open loop), alternating instances. A request that fails (no
+Each conversation sends a message ~`think_s` (+-25 %) after the previous
+reply (closed loop, in_flight=1) or every ~`think_s` while fewer than
+`in_flight` are unanswered (open loop), alternating instances; the
+conversations start up to a second apart, so that they do not all talk to
+the same instance at the same moment. The kill comes at `kill_at`, or as
+soon after (within 3 s) as at least KILL_WHEN_IN_FLIGHT requests are on A. A request that fails (no
 HTTP 200: connection refused or reset by the killed instance) is retried once
 on the other instance, as a patient's widget or a proxy would. Every message
 text is unique, so PostgreSQL tells which acknowledged message was stored,
@@ -14,6 +17,7 @@ how often and in which order.
 """
 
 import http.client
+import random
 import threading
 import time
 import uuid
@@ -33,6 +37,7 @@ QUESTIONS = (
 # The channel's safe reply (channels/, "something went wrong ... call the clinic").
 SAFE_REPLY_MARK = "something went wrong"
 REQUEST_TIMEOUT_S = 30.0
+KILL_WHEN_IN_FLIGHT = 3
 # What a request to a killed instance raises (URLError, resets and timeouts are OSErrors).
 REQUEST_ERRORS = (OSError, http.client.HTTPException)
 
@@ -71,6 +76,7 @@ class LoadRun:
     senders: List[str] = field(default_factory=list)
     killed_at: Optional[float] = None  # monotonic, as Message.sent and .done
     killed_wall: float = 0.0  # time.time(), as the stored events' timestamps
+    in_flight_on_a_at_kill: int = 0
 
     def _send(self, message: Message) -> None:
         names = list(self.instances)
@@ -88,6 +94,7 @@ class LoadRun:
         slots = threading.BoundedSemaphore(self.in_flight)
         threads = []
         index = 0
+        time.sleep(random.uniform(0, 1))
         while time.monotonic() < end:
             if not slots.acquire(timeout=max(0.0, end - time.monotonic())):
                 break
@@ -107,7 +114,7 @@ class LoadRun:
                 threads.append(threading.Thread(target=send, daemon=True))
                 threads[-1].start()
             index += 1
-            time.sleep(self.think_s)
+            time.sleep(self.think_s * random.uniform(0.75, 1.25))
         for thread in threads:
             thread.join(REQUEST_TIMEOUT_S * 2 + 5)
 
@@ -120,11 +127,18 @@ class LoadRun:
         ]
         [t.start() for t in threads]
         time.sleep(max(0.0, start + kill_at - time.monotonic()))
+        latest = time.monotonic() + 3
+        while len(self.in_flight_on(list(self.instances)[0])) < KILL_WHEN_IN_FLIGHT and time.monotonic() < latest:
+            time.sleep(0.01)
+        self.in_flight_on_a_at_kill = len(self.in_flight_on(list(self.instances)[0]))
         self.killed_at, self.killed_wall = time.monotonic(), time.time()
         self.kill()
         [t.join(seconds + REQUEST_TIMEOUT_S * 2 + 10) for t in threads]
         assert all(m.outcome != "pending" for m in self.messages), "a request never ended"
         return self
+
+    def in_flight_on(self, name: str) -> List[Message]:
+        return [m for m in list(self.messages) if m.first == name and m.outcome == "pending"]
 
     def back_after_kill(self) -> Dict[str, float]:
         """Per conversation, seconds from the kill to the first real answer to a
@@ -172,6 +186,7 @@ class LoadRun:
         latencies = sorted(m.done - m.sent for m in acknowledged)
         return {
             "messages": len(self.messages),
+            "in_flight_on_A_at_kill": self.in_flight_on_a_at_kill,
             "acknowledged": len(acknowledged),
             "answered_for_real": sum(m.outcome == "answer" for m in self.messages),
             "safe_replies": sum(m.outcome == "safe" for m in self.messages),
