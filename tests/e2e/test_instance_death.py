@@ -243,7 +243,8 @@ def test_sigkill_under_load_loses_nothing_acknowledged(pair, db, mode, in_flight
     """10 conversations for 30 s over both instances, A SIGKILLed at 15 s, a failed
     request retried once on B: every acknowledged message stored, none stored
     twice by the servers, none stored before a message whose reply had already
-    arrived, every conversation back to real answers within 10 s.
+    arrived, no conversation standing still for more than 10 s, and (closed
+    loop) every conversation back to real answers within 10 s.
 
     Not asserted, reported: a message A had stored before it died and whose
     reply died with it is stored again when the client resends it (the server
@@ -259,4 +260,9 @@ def test_sigkill_under_load_loses_nothing_acknowledged(pair, db, mode, in_flight
     assert figures["missing"] == 0
     assert figures["duplicates_other"] == 0
     assert figures["order_inversions"] == 0
-    assert figures["slowest_back_after_kill_s"] <= 10.0
+    # What the lock decides: how long a conversation stands still after the kill.
+    assert figures["longest_stall_after_kill_s"] <= 10.0
+    if mode == "closed-loop":
+        # In the open loop B alone then serves 10 x 4 queued messages: there the
+        # end-to-end figure measures the machine's spare CPU (reported, not asserted).
+        assert figures["slowest_back_after_kill_s"] <= 10.0

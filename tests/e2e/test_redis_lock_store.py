@@ -12,6 +12,7 @@ test_instance_death.py.
 
 import asyncio
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -137,7 +138,8 @@ class Holder:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        assert self.process.stdout.readline().strip() == "held"
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
+        assert ready and self.process.stdout.readline().strip() == "held"
 
     def said(self):
         out, _ = self.process.communicate(timeout=60)
@@ -156,7 +158,7 @@ def wait_for_turn(store, conversation):
         async with store.lock(conversation):
             return time.monotonic() - started
 
-    return asyncio.run(take())
+    return asyncio.run(asyncio.wait_for(take(), 30))
 
 
 def test_turn_passes_at_once_to_the_next_waiter():
@@ -173,7 +175,7 @@ def test_turn_passes_at_once_to_the_next_waiter():
         await asyncio.gather(*(turn(i) for i in range(10)))
         return time.monotonic() - started
 
-    assert asyncio.run(burst()) < 1.0
+    assert asyncio.run(asyncio.wait_for(burst(), 30)) < 1.0
     assert stores[0].get_lock("burst") is None
 
 

@@ -157,6 +157,17 @@ class LoadRun:
         """The longest any message waited for its answer after the kill."""
         return round(max(m.done - max(m.sent, self.killed_at) for m in self.messages if m.done > self.killed_at), 2)
 
+    def stall_after_kill(self, stored: Dict[str, List[Tuple[str, float]]]) -> float:
+        """The longest any conversation went without a message being processed
+        (Rasa's timestamp of the stored user message) after the kill."""
+        stalls = [0.0]
+        for texts in stored.values():
+            times = [timestamp for _, timestamp in texts]
+            for before, after in zip(times, times[1:]):
+                if after > self.killed_wall:
+                    stalls.append(after - max(before, self.killed_wall))
+        return round(max(stalls), 2)
+
     def figures(self, stored: Dict[str, List[Tuple[str, float]]]) -> Dict:
         """`stored`: per conversation, its stored user messages (text, timestamp) in stored order."""
         copies: Dict[str, List[float]] = {}
@@ -202,6 +213,7 @@ class LoadRun:
             "slowest_back_after_kill_s": max(back.values()),
             "back_after_kill_s": sorted(back.values()),
             "longest_wait_after_kill_s": self.longest_wait_after_kill(),
+            "longest_stall_after_kill_s": self.stall_after_kill(stored),
             "latency_p50_s": round(latencies[len(latencies) // 2], 2),
             "latency_max_s": round(latencies[-1], 2),
         }
