@@ -60,7 +60,7 @@ format: setup
 	$(BIN)/ruff format .
 
 types: setup
-	$(BIN)/mypy faq nlu triage channels
+	$(BIN)/mypy faq nlu triage channels stores
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q
