@@ -140,7 +140,10 @@ def respond(
     if asked:
         first = asked[0]
         shown = conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
-        if len(asked) == 1 and first.id == conv.last_topic:
+        # "what about a nurse?" right after that answer: a follow-up that does not
+        # name the subject again gets only the matching quotes. A repeated full
+        # question ("is botox safe?" again) gets the whole answer again.
+        if len(asked) == 1 and first.id == conv.last_topic and about_subject is False:
             return Turn(_same_topic_again(kb, first, text), first.id, shown)
         return Turn(topics_answer(kb, asked, text), first.id, shown)
     if intent == Intent.TELL_ME_MORE:
