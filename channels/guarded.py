@@ -88,6 +88,9 @@ class CountingOutput(Protocol):
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None: ...
 
+    def discard_undelivered(self) -> None:
+        """Forgets bot messages not yet delivered to the patient (a failed turn's)."""
+
 
 def safe_reply(reason: str, emergency: bool = False, max_chars: int = GUARD.max_chars) -> Tuple[str, Dict]:
     """Text and payload (docs/payload.md) of a refusal or failure reply.
@@ -222,6 +225,9 @@ class GuardedMessages:
             return
         failure = failure or "the bot produced no message (see the error above: action server?)"
         logger.error("%s.message.failed sender=%s reason=%s; sent the safe fallback", self.name, tag, failure)
+        # A turn that failed after its answer was made (e.g. the write refused)
+        # was not stored: where the answer has not left yet, the safe reply replaces it.
+        output.discard_undelivered()
         emergency = await is_emergency(agent, text, self.name)
         await self._send_safe_reply(output, sender, "error", emergency)
 

@@ -50,6 +50,9 @@ class RestOutput(CollectingOutputChannel):
     def responses(self) -> int:
         return len(self.messages)
 
+    def discard_undelivered(self) -> None:
+        self.messages.clear()  # the HTTP response has not been sent yet
+
 
 class GuardedRestInput(RestInput):
     @classmethod

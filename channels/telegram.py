@@ -189,6 +189,9 @@ class TelegramOutput(OutputChannel):
         buttons = message.get("buttons") or message.get("quick_replies")
         await self.send_reply(recipient_id, render_text(text, buttons))
 
+    def discard_undelivered(self) -> None:
+        """Nothing to take back: every reply went to Telegram (or its outbox) as it came."""
+
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         self.responses += 1
         await self.send_reply(recipient_id, render_text(text))
