@@ -38,7 +38,7 @@ bot message). Its texts (data/knowledge_base.yml, read at start-up) always
 carry the clinic's phone and the emergency number from clinic.yml, and need
 neither the action server nor a database.
 
-Nothing here logs message text; senders are logged as a short hash.
+Nothing here logs message text; senders are logged as a keyed hash (channels/guard.py).
 """
 
 import asyncio
@@ -47,7 +47,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tup
 
 from rasa.core.channels.channel import UserMessage
 
-from channels.guard import GUARD, Guard, sender_tag
+from channels.guard import GUARD, Guard, Refusal, sender_tag
 from faq.clinic import load_clinic
 from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
@@ -203,27 +203,35 @@ class GuardedMessages:
         self.name, self.reply_timeout_s, self.guard = name, reply_timeout_s, guard
 
     async def handle(
-        self, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
-    ) -> None:
+        self,
+        message: UserMessage,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        agent: Any,
+        client: Optional[str] = None,
+    ) -> Optional[Refusal]:
         """Guard, then the bot with a deadline, then the safe reply if the bot
-        produced nothing. Every reply goes to `message.output_channel`."""
+        produced nothing. Every reply goes to `message.output_channel`.
+        `client` (the caller's IP, channels/guard.py client_ip) adds the
+        per-client limit. Returns the guard's refusal, if it refused."""
         output: CountingOutput = message.output_channel
         message.text = text = normalise(message.text or "")
         sender = message.sender_id
         tag = sender_tag(sender)
-        reason = self.guard.check(sender, text)
-        if reason:
+        refused = self.guard.refusal(sender, text, client)
+        if refused:
+            reason = refused.reason
             logger.warning("%s.message.refused reason=%s sender=%s chars=%d", self.name, reason, tag, len(text))
             emergency = await emergency_anywhere(agent, text, self.guard.max_chars, self.name, tag)
             await self._send_safe_reply(output, sender, reason, emergency)
-            return
+            return refused
         failure = await reply_failure(on_new_message(message), self.reply_timeout_s, self.name, tag)
         if failure is None and (output.responses or is_silent_command(text)):
-            return
+            return None
         failure = failure or "the bot produced no message (see the error above: action server?)"
         logger.error("%s.message.failed sender=%s reason=%s; sent the safe fallback", self.name, tag, failure)
         emergency = await is_emergency(agent, text, self.name)
         await self._send_safe_reply(output, sender, "error", emergency)
+        return None
 
     async def _send_safe_reply(self, output: CountingOutput, sender: str, reason: str, emergency: bool) -> None:
         text, payload = safe_reply(reason, emergency=emergency, max_chars=self.guard.max_chars)

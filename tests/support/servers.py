@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -27,6 +27,10 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180
+# Every test client is 127.0.0.1, standing for many patients: the per-IP and
+# global limits (channels/guard.py) are off unless a test asks for them
+# (env={"BOTOX_RATE_PER_IP_PER_MINUTE": None} restores the default).
+TEST_LIMITS = {"BOTOX_RATE_PER_IP_PER_MINUTE": "0", "BOTOX_RATE_GLOBAL_PER_SECOND": "0"}
 
 
 def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, headers=None) -> object:
@@ -83,7 +87,14 @@ class RasaStack:
         # Default: the project's own channels, as `make run` serves them.
         self.credentials = credentials or yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
         self.extra_args = list(extra_args)
-        self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+        merged = {
+            **os.environ,
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **TEST_LIMITS,
+            **(env or {}),
+        }
+        self.env = {name: value for name, value in merged.items() if value is not None}  # None: unset
         self.start_actions = start_actions
         self.processes: Dict[str, subprocess.Popen] = {}
 
@@ -161,6 +172,25 @@ class RasaStack:
         """POSTs to the REST channel and returns its list of bot items."""
         return http_json(f"{self.url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
 
+    def post(
+        self, body: bytes, headers: Optional[Dict[str, str]] = None, timeout: float = 60
+    ) -> Tuple[int, Dict, object]:
+        """POSTs raw bytes to the REST channel: (status, headers, parsed JSON body or None), errors included."""
+        request = urllib.request.Request(
+            f"{self.url}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, got, raw = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            status, got, raw = error.code, dict(error.headers), error.read()
+        try:
+            return status, got, json.loads(raw or b"null")
+        except ValueError:
+            return status, got, None
+
     def __enter__(self) -> "RasaStack":
         try:
             return self.start()
@@ -170,6 +200,26 @@ class RasaStack:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def fresh_postgres_store(database: str) -> Dict:
+    """A tracker store in a new, empty PostgreSQL database (127.0.0.1:5432, user postgres)."""
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {database}")
+    connection.close()
+    return {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "127.0.0.1",
+        "port": 5432,
+        "db": database,
+        "username": "postgres",
+    }
 
 
 def payloads(items: List[Dict]) -> List[Dict]:
