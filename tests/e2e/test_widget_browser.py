@@ -76,12 +76,14 @@ def browser():
 
 @pytest.fixture
 def page(browser, demo):
-    """A fresh browser profile (empty localStorage) on the demo page; fails on any JS alert or page error."""
+    """A fresh browser profile (empty localStorage) on the demo page; fails on any JS alert, page error or
+    violation of the page's Content-Security-Policy (widget/serve.py)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     tab = context.new_page()
     problems = []
     tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on("console", lambda m: "Content Security Policy" in m.text and problems.append(f"CSP: {m.text}"))
     tab.goto(demo)
     yield tab
     context.close()
@@ -115,7 +117,7 @@ def bodies(requests):
 def axe_violations(page):
     """axe-core's WCAG 2.x A/AA rules on the widget (its shadow DOM included)."""
     if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(path=str(AXE))
+        page.evaluate(AXE.read_text())  # not a <script>: the demo page's CSP forbids inline scripts
     result = page.evaluate(
         """(tags) => axe.run(document.querySelector('#botox-chat'),
         {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})""",

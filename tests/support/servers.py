@@ -102,12 +102,12 @@ class RasaStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
-    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -117,7 +117,8 @@ class RasaStack:
 
     def start_action_server(self):
         assert_port_free(self.action_port)
-        process = self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)])
+        args = [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)]
+        process = self._spawn("actions", args, env={"SANIC_HOST": "127.0.0.1"})  # loopback, as scripts/run.sh
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", process, self.workdir / "actions.log")
 
     def start_rasa(self):
