@@ -65,8 +65,8 @@ PARSE_TIMEOUT_S = 3.0
 # cut at one window's edge is whole in the next.
 SCAN_OVERLAP_CHARS = 300
 # Read at most this much of a refused message (about 65 ms of NLU per 1,000
-# characters). Every message that reaches the channel in production is
-# shorter: nginx refuses bodies over 16 KB, Telegram texts are at most 4,096.
+# characters). Every message that reaches the channel is shorter: the REST
+# channel refuses bodies over 16 KB, Telegram texts are at most 4,096.
 MAX_SCAN_CHARS = 50_000
 # Why a safe reply is sent: the guard refused the message, or the bot failed.
 REASONS = ("too_long", "rate_limited", "error")
