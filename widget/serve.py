@@ -7,7 +7,7 @@ HEAD): the folder also holds this file. --server rewrites the page's
 data-server attribute so the demo talks to the given Rasa server.
 
 It is what a clinic's own site should send too, so every answer carries the
-security headers (docs/production.md, docs/widget.md):
+security headers (docs/production.md, section 4):
 - Content-Security-Policy: scripts and styles from this origin only, plus the
   page's own inline <style> and onclick by hash (no 'unsafe-inline'); the
   widget may only connect to the Rasa server; no framing (frame-ancestors),
