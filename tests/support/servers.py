@@ -204,7 +204,8 @@ class RasaStack:
 
 
 def fresh_postgres_store(database: str) -> Dict:
-    """A tracker store in a new, empty PostgreSQL database (127.0.0.1:5432, user postgres)."""
+    """A tracker store in a new, empty PostgreSQL database (127.0.0.1:5432, user postgres;
+    scripts/services.sh, run by make test, starts one when none is running)."""
     import psycopg2
 
     connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
