@@ -38,7 +38,7 @@ bot message). Its texts (data/knowledge_base.yml, read at start-up) always
 carry the clinic's phone and the emergency number from clinic.yml, and need
 neither the action server nor a database.
 
-Nothing here logs message text; senders are logged as a short hash.
+Nothing here logs message text; senders are logged as a keyed hash (channels/guard.py).
 """
 
 import asyncio
@@ -47,7 +47,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Protocol, Tup
 
 from rasa.core.channels.channel import UserMessage
 
-from channels.guard import GUARD, Guard, sender_tag
+from channels.guard import GUARD, Guard, Refusal, sender_tag
 from faq.clinic import load_clinic
 from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
@@ -65,8 +65,8 @@ PARSE_TIMEOUT_S = 3.0
 # cut at one window's edge is whole in the next.
 SCAN_OVERLAP_CHARS = 300
 # Read at most this much of a refused message (about 65 ms of NLU per 1,000
-# characters). Every message that reaches the channel in production is
-# shorter: nginx refuses bodies over 16 KB, Telegram texts are at most 4,096.
+# characters). Every message that reaches the channel is shorter: the REST
+# channel refuses bodies over 16 KB, Telegram texts are at most 4,096.
 MAX_SCAN_CHARS = 50_000
 # Why a safe reply is sent: the guard refused the message, or the bot failed.
 REASONS = ("too_long", "rate_limited", "error")
@@ -206,23 +206,30 @@ class GuardedMessages:
         self.name, self.reply_timeout_s, self.guard = name, reply_timeout_s, guard
 
     async def handle(
-        self, message: UserMessage, on_new_message: Callable[[UserMessage], Awaitable[Any]], agent: Any
-    ) -> None:
+        self,
+        message: UserMessage,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        agent: Any,
+        client: Optional[str] = None,
+    ) -> Optional[Refusal]:
         """Guard, then the bot with a deadline, then the safe reply if the bot
-        produced nothing. Every reply goes to `message.output_channel`."""
+        produced nothing. Every reply goes to `message.output_channel`.
+        `client` (the caller's IP, channels/guard.py client_ip) adds the
+        per-client limit. Returns the guard's refusal, if it refused."""
         output: CountingOutput = message.output_channel
         message.text = text = normalise(message.text or "")
         sender = message.sender_id
         tag = sender_tag(sender)
-        reason = self.guard.check(sender, text)
-        if reason:
+        refused = self.guard.refusal(sender, text, client)
+        if refused:
+            reason = refused.reason
             logger.warning("%s.message.refused reason=%s sender=%s chars=%d", self.name, reason, tag, len(text))
             emergency = await emergency_anywhere(agent, text, self.guard.max_chars, self.name, tag)
             await self._send_safe_reply(output, sender, reason, emergency)
-            return
+            return refused
         failure = await reply_failure(on_new_message(message), self.reply_timeout_s, self.name, tag)
         if failure is None and (output.responses or is_silent_command(text)):
-            return
+            return None
         failure = failure or "the bot produced no message (see the error above: action server?)"
         logger.error("%s.message.failed sender=%s reason=%s; sent the safe fallback", self.name, tag, failure)
         # A turn that failed after its answer was made (e.g. the write refused)
@@ -230,6 +237,7 @@ class GuardedMessages:
         output.discard_undelivered()
         emergency = await is_emergency(agent, text, self.name)
         await self._send_safe_reply(output, sender, "error", emergency)
+        return None
 
     async def _send_safe_reply(self, output: CountingOutput, sender: str, reason: str, emergency: bool) -> None:
         text, payload = safe_reply(reason, emergency=emergency, max_chars=self.guard.max_chars)

@@ -18,6 +18,20 @@ What it adds to Rasa's RestInput:
   cancelled: it finishes in the background so the conversation in the
   tracker store stays whole; only the patient's wait is cut short.
 - No message text in its logs (Rasa's RestInput logs it on errors).
+- Limits before any work (channels/guard.py): per sender, per client IP
+  (the peer, or X-Forwarded-For from BOTOX_TRUSTED_PROXIES only) and for
+  the whole process. A refused message gets HTTP 429 with Retry-After and
+  the same JSON reply as any other refusal (the safe reply, emergency
+  advice first when the text reports an emergency).
+- A body over BOTOX_MAX_BODY_BYTES (16 KB) is refused with 413 (and the
+  "too long" safe reply) before it is read: at once from its Content-Length,
+  or as soon as a chunked body goes past the cap (the route streams, so
+  Sanic does not buffer it first).
+- What is stored is decided here, not by the caller: the caller's
+  `metadata` is dropped and `input_channel` is always "rest" (Rasa's
+  RestInput stores both as sent, unbounded).
+- Sender ids are 1-128 characters of [A-Za-z0-9_-] (the widget's UUIDs,
+  the tests' names); anything else is a 400, never a database error.
 - `?stream=true` is not offered.
 - Its blueprint registers the process's start-up (channels/startup.py:
   cached action-response validation, tracker store failing closed).
@@ -25,22 +39,29 @@ What it adds to Rasa's RestInput:
 
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+import re
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import startup
-from channels.guarded import GuardedMessages
+from channels.guard import client_ip, trusted_networks
+from channels.guarded import GuardedMessages, safe_reply
 from faq.contract import TELEGRAM_SENDER_PREFIX
+from faq.settings import SETTINGS, Settings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_REPLY_TIMEOUT_S = 10.0
-MAX_SENDER_CHARS = 256
+# ASCII only: no NUL, no lone surrogate, nothing a database or a log line
+# could choke on; long enough for a UUID or a server-issued token.
+SENDER_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+SENDER_RULE = "'sender' must be 1-128 characters of A-Z, a-z, 0-9, '_' and '-'"
 
 
 class RestOutput(CollectingOutputChannel):
@@ -64,9 +85,27 @@ class GuardedRestInput(RestInput):
         credentials = credentials or {}
         return cls(reply_timeout_s=float(credentials.get("reply_timeout_s", DEFAULT_REPLY_TIMEOUT_S)))
 
-    def __init__(self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S) -> None:
+    def __init__(self, reply_timeout_s: float = DEFAULT_REPLY_TIMEOUT_S, settings: Settings = SETTINGS) -> None:
         self.reply_timeout_s = reply_timeout_s
         self.guarded = GuardedMessages(self.name(), reply_timeout_s)
+        self.max_body_bytes = settings.max_body_bytes
+        self.trusted_proxies = trusted_networks(settings.trusted_proxies)
+
+    def get_metadata(self, request: Request) -> None:
+        return None  # the caller's metadata is never stored
+
+    def _extract_input_channel(self, request: Request) -> str:
+        return self.name()  # whatever the caller says
+
+    def body_too_large(self) -> HTTPResponse:
+        """413 with the "too long" safe reply (the phone, the emergency number):
+        a patient who pasted a whole document still gets something to do."""
+        logger.warning("%s.message.refused reason=body_too_large max_bytes=%d", self.name(), self.max_body_bytes)
+        text, payload = safe_reply("too_long", max_chars=self.guarded.guard.max_chars)
+        return response.json([{"text": text, "custom": payload}], status=413)
+
+    def client(self, request: Request) -> str:
+        return client_ip(request.ip, request.headers.get("x-forwarded-for"), self.trusted_proxies)
 
     async def _handle(
         self,
@@ -74,18 +113,15 @@ class GuardedRestInput(RestInput):
         request: Request,
         sender_id: str,
         text: str,
-    ) -> List[Dict[str, Any]]:
+    ) -> HTTPResponse:
         agent = getattr(request.app.ctx, "agent", None)
         output = RestOutput()
-        message = UserMessage(
-            text,
-            output,
-            sender_id,
-            input_channel=self._extract_input_channel(request),
-            metadata=self.get_metadata(request),
-        )
-        await self.guarded.handle(message, on_new_message, agent)
-        return output.messages
+        message = UserMessage(text, output, sender_id, input_channel=self.name(), metadata=None)
+        refused = await self.guarded.handle(message, on_new_message, agent, client=self.client(request))
+        if refused and refused.reason == "rate_limited":
+            headers = {"Retry-After": str(refused.retry_after_s)}
+            return response.json(output.messages, status=429, headers=headers)
+        return response.json(output.messages)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -97,17 +133,26 @@ class GuardedRestInput(RestInput):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        @webhook.route("/webhook", methods=["POST"])
+        # stream=True: Sanic would otherwise read the whole body before any code of ours runs.
+        @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
+            if request.stream:
+                request.stream.request_max_size = self.max_body_bytes
+            try:
+                await request.receive_body()
+            except PayloadTooLarge:
+                return self.body_too_large()
             body = request.json if isinstance(request.json, dict) else {}
             sender_id, text = body.get("sender"), body.get("message")
-            if not isinstance(sender_id, str) or not sender_id or len(sender_id) > MAX_SENDER_CHARS:
-                return response.json({"error": "'sender' must be a non-empty string"}, status=400)
+            if not isinstance(sender_id, str) or not SENDER_ID.fullmatch(sender_id):
+                return response.json(
+                    {"error": "'sender' must be 1-128 characters of A-Z, a-z, 0-9, _ and -"}, status=400
+                )
             # Telegram conversations are not reachable (readable or writable) over REST.
             if sender_id.startswith(TELEGRAM_SENDER_PREFIX):
                 return response.json({"error": "'sender' may not start with 'telegram-'"}, status=400)
             if not isinstance(text, str):
                 return response.json({"error": "'message' must be a string"}, status=400)
-            return response.json(await self._handle(on_new_message, request, sender_id, text))
+            return await self._handle(on_new_message, request, sender_id, text)
 
         return webhook

@@ -11,6 +11,12 @@ channels registering them is the same as one.
   action-response schema check is replaced by a cached validator
   (channels/speedups.py). That used to be a side effect of importing
   channels.rest, so a process without the REST channel ran without it.
+- before the server starts: Sanic's limit on any request body, whichever
+  route, goes from 100 MB down to MAX_REQUEST_BYTES (64 KB). Sanic reads a
+  body before the route's code runs, so a webhook checking a secret (the
+  Telegram channel) would otherwise buffer 100 MB first. The REST channel
+  applies its own, smaller cap (16 KB, channels/rest.py); Telegram updates
+  are a few KB (texts at most 4,096 characters).
 - after the server starts (the agent is loaded): the tracker store fails
   closed. Rasa's FailSafeTrackerStore would, with the database down, answer
   without the conversation's history and keep the new events in this
@@ -35,6 +41,9 @@ from faq.knowledge_base import load_knowledge_base
 
 logger = logging.getLogger(__name__)
 
+# Any request body, any route (see above); nginx caps /webhooks/ at 16 KB too.
+MAX_REQUEST_BYTES = 64 * 1024
+
 
 class TrackerStoreUnavailable(Exception):
     """The conversation store failed; the message is not processed."""
@@ -56,6 +65,8 @@ def fail_closed_tracker_store(agent: Any) -> bool:
 
 
 async def before_server_start(app: Any, _loop: Any) -> None:
+    # Read by each new connection, so it holds from the first request on.
+    app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, MAX_REQUEST_BYTES)
     load_knowledge_base()
     load_clinic()
     cache_action_response_validation()

@@ -8,6 +8,11 @@ build `Settings.from_env(env)` in a test). Names and defaults:
 | BOTOX_MAX_MESSAGE_CHARS | 2000 | longer messages are refused (guard and dialogue) |
 | BOTOX_RATE_BURST | 10 | messages a sender may send at once |
 | BOTOX_RATE_PER_MINUTE | 30 | refill of a sender's bucket; 0 turns the limit off |
+| BOTOX_RATE_PER_IP_PER_MINUTE | 60 | messages per client IP (REST), burst the same; 0 turns it off |
+| BOTOX_RATE_GLOBAL_PER_SECOND | 20 | messages per second for the whole process, burst the same; 0 turns it off |
+| BOTOX_TRUSTED_PROXIES | empty | proxies (IPs or CIDRs, comma or space separated) whose X-Forwarded-For is believed |
+| BOTOX_MAX_BODY_BYTES | 16384 | larger REST request bodies are refused with 413 before they are read |
+| BOTOX_LOG_TAG_SECRET | random per process | key of the logs' sender tags (HMAC); set to match tags across restarts |
 | BOTOX_CACHE_ACTION_SCHEMA | 1 | 0 keeps Rasa's own per-call schema check |
 | BOTOX_RETENTION_DAYS | 180 | purge and review window |
 | REVIEW_PSEUDONYM_SECRET | (file) | key of the review's pseudonyms |
@@ -21,7 +26,7 @@ build `Settings.from_env(env)` in a test). Names and defaults:
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
@@ -33,6 +38,17 @@ CLINIC_PATH = PROJECT_ROOT / "clinic.yml"
 DEFAULT_MAX_MESSAGE_CHARS = 2000
 DEFAULT_RETENTION_DAYS = 180.0
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+DEFAULT_RATE_PER_IP_PER_MINUTE = 60.0
+DEFAULT_RATE_GLOBAL_PER_SECOND = 20.0
+DEFAULT_MAX_BODY_BYTES = 16 * 1024
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A number >= 0 (0 switches a limit off)."""
+    value = float(_text(env, name) or default)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {value!r}")
+    return value
 
 
 def _text(env: Mapping[str, str], name: str) -> Optional[str]:
@@ -45,6 +61,11 @@ class Settings:
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
     rate_burst: int = 10
     rate_per_minute: float = 30.0
+    rate_per_ip_per_minute: float = DEFAULT_RATE_PER_IP_PER_MINUTE
+    rate_global_per_second: float = DEFAULT_RATE_GLOBAL_PER_SECOND
+    trusted_proxies: Tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_tag_secret: Optional[str] = None
     cache_action_schema: bool = True
     retention_days: float = DEFAULT_RETENTION_DAYS
     review_secret: Optional[str] = None
@@ -67,6 +88,11 @@ class Settings:
             max_message_chars=int(_text(env, "BOTOX_MAX_MESSAGE_CHARS") or DEFAULT_MAX_MESSAGE_CHARS),
             rate_burst=int(_text(env, "BOTOX_RATE_BURST") or 10),
             rate_per_minute=float(_text(env, "BOTOX_RATE_PER_MINUTE") or 30.0),
+            rate_per_ip_per_minute=_number(env, "BOTOX_RATE_PER_IP_PER_MINUTE", DEFAULT_RATE_PER_IP_PER_MINUTE),
+            rate_global_per_second=_number(env, "BOTOX_RATE_GLOBAL_PER_SECOND", DEFAULT_RATE_GLOBAL_PER_SECOND),
+            trusted_proxies=tuple((_text(env, "BOTOX_TRUSTED_PROXIES") or "").replace(",", " ").split()),
+            max_body_bytes=int(_number(env, "BOTOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            log_tag_secret=_text(env, "BOTOX_LOG_TAG_SECRET"),
             cache_action_schema=_text(env, "BOTOX_CACHE_ACTION_SCHEMA") != "0",
             retention_days=retention,
             review_secret=_text(env, "REVIEW_PSEUDONYM_SECRET"),

@@ -12,9 +12,9 @@ text. In order:
 1. Unicode NFKC: full-width, mathematical and circled letters, ligatures and
    no-break spaces become their plain forms;
 2. format characters (category Cf: zero-width spaces and joiners, soft
-   hyphens, direction marks, BOM) removed, and control characters other than
-   line breaks and tabs; typographic apostrophes (’ ‘ ʼ) become "'", as most
-   keyboards type it;
+   hyphens, direction marks, BOM) and lone surrogates removed, and control
+   characters (NUL: PostgreSQL refuses it) other than line breaks and tabs;
+   typographic apostrophes (’ ‘ ʼ) become "'", as most keyboards type it;
 3. HTML: `<script>`/`<style>` elements dropped whole, other tags removed
    (only things shaped like tags: "dose < 5 units" and "<3" stay), entities
    decoded ("can&#39;t" -> "can't"), then 1 and 2 again for what the
@@ -40,6 +40,9 @@ _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # A tag: "<" then a letter (or "/" and a letter), no "<" or ">" inside.
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
 _KEPT_CONTROLS = {"\n", "\t", "\r"}
+# Format characters, and lone surrogates (JSON's "\ud800": not text, and no
+# database can store them).
+_DROPPED = ("Cf", "Cs")
 _APOSTROPHES = {"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'"}
 
 # Cyrillic and Greek letters that look like Latin ones (Unicode's confusables,
@@ -99,7 +102,7 @@ def _plain(text: str) -> str:
     return "".join(
         _APOSTROPHES.get(c, c)
         for c in unicodedata.normalize("NFKC", text)
-        if unicodedata.category(c) != "Cf" and (unicodedata.category(c) != "Cc" or c in _KEPT_CONTROLS)
+        if unicodedata.category(c) not in _DROPPED and (unicodedata.category(c) != "Cc" or c in _KEPT_CONTROLS)
     )
 
 

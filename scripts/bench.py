@@ -24,9 +24,10 @@
 3. Prints p50/p95/p99 latency, messages/s, errors, peak RSS (VmHWM) of the
    Rasa and action-server processes, and the ratios ours/reference.
 
-The per-sender rate limit (channels/guard.py) is off for the benchmark
-(BOTOX_RATE_PER_MINUTE=0): 50 messages in a few seconds from one sender is
-exactly what it exists to refuse. An error is a failed request (HTTP
+The rate limits (channels/guard.py) are off for the benchmark
+(BOTOX_RATE_PER_MINUTE=0, BOTOX_RATE_PER_IP_PER_MINUTE=0,
+BOTOX_RATE_GLOBAL_PER_SECOND=0): 50 messages in a few seconds from one sender,
+or 400 from one IP, is exactly what they exist to refuse. An error is a failed request (HTTP
 error, timeout, not a list) or our "something went wrong" safe reply. An empty reply (the bot
 chose to say nothing, e.g. the reference bot out of its stories) is counted
 separately ("empty").
@@ -54,6 +55,11 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
+NO_RATE_LIMITS = {
+    "BOTOX_RATE_PER_MINUTE": "0",
+    "BOTOX_RATE_PER_IP_PER_MINUTE": "0",
+    "BOTOX_RATE_GLOBAL_PER_SECOND": "0",
+}
 
 OUR_MESSAGES = [
     "is botox safe?",
@@ -260,7 +266,7 @@ def start_ours(workdir: Path) -> Dict[str, Proc]:
         )
     )
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
-    env = base_env(BOTOX_RATE_PER_MINUTE="0")
+    env = base_env(**NO_RATE_LIMITS)
     procs = {
         "actions": Proc(
             "ours-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5655"], PROJECT_ROOT, env, workdir
@@ -365,7 +371,7 @@ def start_pair(workdir: Path) -> Dict[str, Proc]:
         )
     )
     (workdir / "credentials.yml").write_text(yaml.safe_dump({"channels.rest.GuardedRestInput": None}))
-    env = base_env(BOTOX_RATE_PER_MINUTE="0")
+    env = base_env(**NO_RATE_LIMITS)
     procs = {
         "actions": Proc(
             "pair-actions", [str(BIN / "rasa"), "run", "actions", "--port", "5657"], PROJECT_ROOT, env, workdir

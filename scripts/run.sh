@@ -4,7 +4,10 @@
 # `make run` (and `make shell` with the argument "shell") after training.
 # Rasa's port, the demo page's port and the website origins allowed by CORS
 # can be changed from the environment; the action server's port is the one in
-# endpoints.yml (5055).
+# endpoints.yml (5055). Every server listens on loopback only by default
+# (RASA_INTERFACE, ACTION_INTERFACE, WIDGET_INTERFACE change it): the action
+# server has no authentication and must never be reachable from outside;
+# in production only the reverse proxy is public (docs/production.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -21,7 +24,8 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT INT TERM
 
 mkdir -p logs
-$BIN/rasa run actions --port "$ACTION_PORT" > logs/actions.log 2>&1 &
+# rasa-sdk takes its interface from SANIC_HOST (its default is 0.0.0.0).
+SANIC_HOST="${ACTION_INTERFACE:-127.0.0.1}" $BIN/rasa run actions --port "$ACTION_PORT" > logs/actions.log 2>&1 &
 pids+=($!)
 
 if [ "${1:-}" = "shell" ]; then
@@ -30,7 +34,7 @@ if [ "${1:-}" = "shell" ]; then
   exit 0
 fi
 
-$BIN/python widget/serve.py --port "$WIDGET_PORT" --server "http://localhost:$RASA_PORT" > logs/widget.log 2>&1 &
+$BIN/python widget/serve.py --host "${WIDGET_INTERFACE:-127.0.0.1}" --port "$WIDGET_PORT" --server "http://localhost:$RASA_PORT" > logs/widget.log 2>&1 &
 pids+=($!)
 
 cat <<MSG

@@ -395,6 +395,9 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
     }).then(async (response) => {
       const status = response.status;
       if (status === 429) {
+        // Our server read the refused message for an emergency: show that reply now, don't resend.
+        const body = await response.json().catch(() => null);
+        if (Array.isArray(body) && body.some((i) => i.custom?.escalation === "emergency")) return receive(entry, owner, body);
         const s = waitFor(response.headers.get("Retry-After"));
         return retry(`The assistant is getting too many messages right now. Your message is sent again in ${s} seconds.`, s * 1000);
       }

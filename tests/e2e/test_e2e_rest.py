@@ -87,7 +87,7 @@ def test_uncovered_questions_get_an_honest_fallback_citing_nothing(stack, questi
         "<script>alert(1)</script>",
         "🙂🙂🙂",
         "¿Es seguro ponerse bótox durante el embarazo?",
-        "botox " * 4000,
+        "botox " * 2500,  # 15 KB: far over the length limit, under the body cap
     ],
 )
 def test_bad_input_gets_a_safe_reply_and_the_conversation_goes_on(stack, bad, article):

@@ -56,7 +56,7 @@ def test_tracked_senders_are_bounded():
     guard = Guard(max_senders=100)
     for i in range(1000):
         guard.allow(f"s{i}")
-    assert len(guard._buckets) == 100
+    assert len(guard.senders) == 100
 
 
 @pytest.mark.parametrize("reason", ["too_long", "rate_limited", "error"])
@@ -126,10 +126,17 @@ def test_over_length_is_refused_and_not_stored(stack):
     assert not any(t == "user" for t, _ in _events(stack, "long-one"))
 
 
+def _reply(stack, sender, text):
+    """(HTTP status, Retry-After, the reply's payload): refusals are 429s with a body."""
+    status, headers, items = stack.post(json.dumps({"sender": sender, "message": text}).encode())
+    return status, headers.get("Retry-After"), payloads(items)[0]
+
+
 def test_rate_limit_per_sender(stack):
-    texts = [payloads(stack.send("hammer", "hello"))[0]["text"] for _ in range(7)]
-    limited = [t for t in texts if "faster than I can answer" in t]
-    assert len(limited) >= 1 and "faster" not in texts[0]
+    replies = [_reply(stack, "hammer", "hello") for _ in range(7)]
+    limited = [payload["text"] for status, wait, payload in replies if status == 429 and wait]
+    assert len(limited) >= 1 and all("faster than I can answer" in t for t in limited)
+    assert replies[0][0] == 200 and "faster" not in replies[0][2]["text"]
     # another sender is not affected
     assert "faster" not in payloads(stack.send("calm", "hello"))[0]["text"]
 
@@ -137,8 +144,9 @@ def test_rate_limit_per_sender(stack):
 def test_a_rate_limited_emergency_gets_the_emergency_advice_and_is_not_told_to_wait(stack):
     emergency_advice = load_clinic().advice("emergency")
     for _ in range(12):  # past the burst
-        stack.send("hammer-emergency", "hello")
-    payload = payloads(stack.send("hammer-emergency", "I had botox yesterday and now I can't breathe"))[0]
+        _reply(stack, "hammer-emergency", "hello")
+    status, _, payload = _reply(stack, "hammer-emergency", "I had botox yesterday and now I can't breathe")
+    assert status == 429
     assert "faster than I can answer" in payload["text"]
     assert payload["escalation"] == "emergency" and payload["text"].startswith(emergency_advice)
     assert "wait" not in payload["text"].lower() and "again" not in payload["text"].lower()

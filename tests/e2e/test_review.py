@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, RasaStack, payloads
+from servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, RasaStack, fresh_postgres_store, payloads
 
 from review import cluster, figures, load, privacy
 from review.__main__ import main as review_main
@@ -394,26 +394,6 @@ E2E_MESSAGES = [
 ]
 
 
-def postgres_store():
-    import psycopg2
-
-    # scripts/services.sh (make test) starts one when none is running.
-    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {PG_DB}")
-    connection.close()
-    return {
-        "type": "SQL",
-        "dialect": "postgresql",
-        "url": "127.0.0.1",
-        "port": 5432,
-        "db": PG_DB,
-        "username": "postgres",
-    }
-
-
 def screenshot(html: Path, png: Path, expected_cards):
     """Renders the report in chromium; checks it loads nothing and shows the figures."""
     from playwright import sync_api
@@ -440,7 +420,7 @@ def screenshot(html: Path, png: Path, expected_cards):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_review_of_conversations_through_the_running_bot(backend, tmp_path):
-    store = postgres_store() if backend == "postgresql" else None
+    store = fresh_postgres_store(PG_DB) if backend == "postgresql" else None
     replies = []
     with RasaStack(rasa_port=5705, action_port=5755, tracker_store=store) as stack:
         for sender, text in E2E_MESSAGES:

@@ -79,12 +79,14 @@ def browser():
 
 @pytest.fixture
 def page(browser, demo):
-    """A fresh browser profile (empty localStorage) on the demo page; fails on any JS alert or page error."""
+    """A fresh browser profile (empty localStorage) on the demo page; fails on any JS alert, page error or
+    violation of the page's Content-Security-Policy (widget/serve.py)."""
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     tab = context.new_page()
     problems = []
     tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.on("console", lambda m: "Content Security Policy" in m.text and problems.append(f"CSP: {m.text}"))
     tab.goto(demo)
     yield tab
     context.close()
@@ -220,7 +222,7 @@ def free_port():
 def axe_violations(page):
     """axe-core's WCAG 2.x A/AA rules on the widget (its shadow DOM included)."""
     if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(path=str(AXE))
+        page.evaluate(AXE.read_text())  # not a <script>: the demo page's CSP forbids inline scripts
     result = page.evaluate(
         """(tags) => axe.run(document.querySelector('#botox-chat'),
         {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})""",
@@ -733,6 +735,30 @@ def test_rate_limited_message_is_sent_after_retry_after(page):
     expect(page.locator(BOT)).to_have_count(2)
     expect(notice).to_be_hidden()
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 2.5
+
+
+def test_a_rate_limited_emergency_shows_the_emergency_reply_at_once(page):
+    """Our server's 429 for an emergency carries the emergency reply (channels/guarded.py): the widget
+    shows it instead of waiting to resend."""
+    from channels.guarded import safe_reply
+
+    text, custom = safe_reply("rate_limited", emergency=True)
+    body = json.dumps([{"recipient_id": "x", "text": text}, {"recipient_id": "x", "custom": custom}])
+    attempts = []
+
+    def respond(route, message):
+        attempts.append(message)
+        fulfill(route, 429, body=body, headers={"Retry-After": "30"})
+        return True
+
+    on_message(page, respond)
+    open_chat(page)
+    reply = ask(page, EMERGENCY_MESSAGE)
+    expect(reply.locator(".e")).to_contain_text(CLINIC.contact["emergency_number"])
+    expect(reply.locator(f'a[href="tel:{EMERGENCY_NUMBER}"]').first).to_be_visible()
+    assert_emergency_call_possible(page, "#botox-chat .el")
+    page.wait_for_timeout(1500)
+    assert attempts == [EMERGENCY_MESSAGE]  # not resent
 
 
 def test_server_errors_are_retried_with_backoff(page, stack):

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
@@ -38,6 +38,10 @@ CHROMIUM_ARGS = [
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180
+# Every test client is 127.0.0.1, standing for many patients: the per-IP and
+# global limits (channels/guard.py) are off unless a test asks for them
+# (env={"BOTOX_RATE_PER_IP_PER_MINUTE": None} restores the default).
+TEST_LIMITS = {"BOTOX_RATE_PER_IP_PER_MINUTE": "0", "BOTOX_RATE_GLOBAL_PER_SECOND": "0"}
 
 
 def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, headers=None) -> object:
@@ -94,7 +98,14 @@ class RasaStack:
         # Default: the project's own channels, as `make run` serves them.
         self.credentials = credentials or yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text())
         self.extra_args = list(extra_args)
-        self.env = {**os.environ, "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+        merged = {
+            **os.environ,
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **TEST_LIMITS,
+            **(env or {}),
+        }
+        self.env = {name: value for name, value in merged.items() if value is not None}  # None: unset
         self.start_actions = start_actions
         self.processes: Dict[str, subprocess.Popen] = {}
 
@@ -102,12 +113,12 @@ class RasaStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
-    def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         process = subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -117,7 +128,8 @@ class RasaStack:
 
     def start_action_server(self):
         assert_port_free(self.action_port)
-        process = self._spawn("actions", [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)])
+        args = [str(BIN / "rasa"), "run", "actions", "--port", str(self.action_port)]
+        process = self._spawn("actions", args, env={"SANIC_HOST": "127.0.0.1"})  # loopback, as scripts/run.sh
         wait_until_up(f"http://127.0.0.1:{self.action_port}/health", process, self.workdir / "actions.log")
 
     def start_rasa(self):
@@ -172,6 +184,25 @@ class RasaStack:
         """POSTs to the REST channel and returns its list of bot items."""
         return http_json(f"{self.url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
 
+    def post(
+        self, body: bytes, headers: Optional[Dict[str, str]] = None, timeout: float = 60
+    ) -> Tuple[int, Dict, object]:
+        """POSTs raw bytes to the REST channel: (status, headers, parsed JSON body or None), errors included."""
+        request = urllib.request.Request(
+            f"{self.url}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, got, raw = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            status, got, raw = error.code, dict(error.headers), error.read()
+        try:
+            return status, got, json.loads(raw or b"null")
+        except ValueError:
+            return status, got, None
+
     def __enter__(self) -> "RasaStack":
         try:
             return self.start()
@@ -181,6 +212,27 @@ class RasaStack:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def fresh_postgres_store(database: str) -> Dict:
+    """A tracker store in a new, empty PostgreSQL database (127.0.0.1:5432, user postgres;
+    scripts/services.sh, run by make test, starts one when none is running)."""
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=5)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {database}")
+    connection.close()
+    return {
+        "type": "SQL",
+        "dialect": "postgresql",
+        "url": "127.0.0.1",
+        "port": 5432,
+        "db": database,
+        "username": "postgres",
+    }
 
 
 def payloads(items: List[Dict]) -> List[Dict]:

@@ -32,10 +32,14 @@ def test_every_channel_registers_the_start_up(channel):
 @pytest.mark.asyncio
 async def test_start_up_caches_validation_and_makes_the_tracker_store_fail_closed():
     store = FailSafeTrackerStore(BrokenStore(Domain.empty()))
-    app = SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+    app = SimpleNamespace(
+        ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)),
+        config=SimpleNamespace(REQUEST_MAX_SIZE=100_000_000),  # Sanic's default
+    )
     for _ in range(2):  # two channels, same process: idempotent
         await startup.before_server_start(app, None)
         await startup.after_server_start(app, None)
     assert action_response_validation_cached()
+    assert app.config.REQUEST_MAX_SIZE == startup.MAX_REQUEST_BYTES
     with pytest.raises(startup.TrackerStoreUnavailable):
         await store.retrieve("patient")

@@ -53,3 +53,7 @@ def test_ordinary_text_is_left_alone(text):
 def test_a_message_of_nothing_but_tags_or_invisible_characters_is_empty():
     assert normalise("<script>alert(1)</script>") == ""
     assert normalise("\u200b\u200c\u200d") == ""
+
+
+def test_nul_and_lone_surrogates_are_dropped_so_every_database_can_store_the_text():
+    assert normalise("is botox\x00 safe?\ud800") == "is botox safe?"

@@ -1,0 +1,178 @@
+"""Issue 11 (hardening) on the real Rasa server with the default limits, as
+`make run` serves it without a proxy in front (channels/rest.py, channels/guard.py):
+
+- one IP making up a new sender id for every message is refused with 429
+  (Retry-After, the safe reply) beyond the per-IP limit, and the tracker
+  store grows by one conversation per accepted message only;
+- a 1 MB body is refused with 413 before it is read, with Content-Length
+  and chunked, and on the Telegram webhook too;
+- the caller's metadata and input_channel are not stored;
+- malformed sender ids are a 400 (never a 500) and a NUL or lone surrogate
+  in a message is stored without them, on SQLite and on PostgreSQL.
+"""
+
+import json
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import sqlalchemy as sa
+from servers import RasaStack, fresh_postgres_store, payloads
+
+from faq.clinic import load_clinic
+from faq.settings import Settings
+
+PHONE = load_clinic().contact["phone"]
+# The default limits (unset), and the test client as the trusted proxy: the
+# flood comes "through" it from one client IP, the other tests from 127.0.0.1.
+ENV = {"BOTOX_RATE_PER_IP_PER_MINUTE": None, "BOTOX_RATE_GLOBAL_PER_SECOND": None, "BOTOX_TRUSTED_PROXIES": "127.0.0.1"}
+MB = 1024 * 1024
+REQUEST_HEAD = "POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+
+def engine_of(stack):
+    store = stack.tracker_store
+    if store["dialect"] == "sqlite":
+        return sa.create_engine(f"sqlite:///{store['db']}")
+    return sa.create_engine(f"postgresql://{store['username']}@{store['url']}:{store['port']}/{store['db']}")
+
+
+def stored(stack, sql, **params):
+    engine = engine_of(stack)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(sql), params).fetchall()
+    finally:
+        engine.dispose()
+
+
+def user_events(stack, sender):
+    rows = stored(stack, "SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id", s=sender)
+    return [json.loads(data) for (data,) in rows]
+
+
+def post_json(stack, body, headers=None):
+    return stack.post(json.dumps(body).encode(), headers)
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with RasaStack(rasa_port=5905, action_port=5955, env=ENV) as running:
+        yield running
+
+
+def flood(stack, i):
+    """Message i of the flood: a new sender id, and a new made-up address at the
+    left of X-Forwarded-For (written by the client; the proxy adds the real one)."""
+    forwarded = f"198.18.{i // 256}.{i % 256}, 203.0.113.77"
+    return post_json(stack, {"sender": f"flood-{i}", "message": "hello"}, {"X-Forwarded-For": forwarded})
+
+
+def test_one_ip_with_a_thousand_sender_ids_is_refused_beyond_the_per_ip_limit(stack):
+    per_minute = Settings().rate_per_ip_per_minute
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: flood(stack, i), range(1000)))
+    elapsed = time.monotonic() - started
+    accepted = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 429]
+    print(f"\n1,000 messages in {elapsed:.1f} s: {len(accepted)} answered, {len(refused)} refused with 429")
+    assert len(accepted) + len(refused) == 1000
+    # Some of the first burst may meet the global limit (20/s) instead: also a 429.
+    assert 20 <= len(accepted) <= per_minute + elapsed * per_minute / 60 + 1
+    for _, headers, items in refused:
+        assert int(headers["Retry-After"]) >= 1
+        assert "faster than I can answer" in payloads(items)[0]["text"] and PHONE in payloads(items)[0]["text"]
+    conversations = stored(stack, "SELECT COUNT(DISTINCT sender_id) FROM events WHERE sender_id LIKE 'flood-%'")[0][0]
+    assert conversations == len(accepted)
+
+
+def send_raw(port, head, chunks):
+    """Sends a request's head then its body chunks until the server stops reading;
+    returns the status line of the server's answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed without reading the rest
+        answer = b""
+        try:
+            while b"\r\n" not in answer:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                answer += data
+        except ConnectionResetError:
+            pass
+        return answer.split(b"\r\n")[0].decode()
+
+
+def one_megabyte_of_json():
+    body = json.dumps({"sender": "big-body", "message": "x" * MB}).encode()
+    return [body[i : i + 16384] for i in range(0, len(body), 16384)]
+
+
+def test_a_one_megabyte_body_is_refused_with_413_before_it_is_read(stack):
+    chunks = one_megabyte_of_json()
+    size = sum(map(len, chunks))
+    started = time.monotonic()
+    head = f"{REQUEST_HEAD}Content-Length: {size}\r\n\r\n"
+    assert " 413 " in send_raw(stack.rasa_port, head.encode(), [])  # the head alone: refused without a body
+    assert " 413 " in send_raw(stack.rasa_port, head.encode(), chunks)
+    head = f"{REQUEST_HEAD}Transfer-Encoding: chunked\r\n\r\n"
+    framed = [b"%x\r\n%s\r\n" % (len(c), c) for c in chunks] + [b"0\r\n\r\n"]
+    assert " 413 " in send_raw(stack.rasa_port, head.encode(), framed)
+    print(f"\n1 MB bodies refused with 413 in {time.monotonic() - started:.2f} s (three requests)")
+    telegram = f"{REQUEST_HEAD}Content-Length: {size}\r\n\r\n".replace("/rest/", "/telegram/")
+    assert " 413 " in send_raw(stack.rasa_port, telegram.encode(), chunks)  # any route: channels/startup.py
+    assert not user_events(stack, "big-body")
+    status, _, items = post_json(stack, {"sender": "under-the-cap", "message": "is botox safe? " * 900})  # ~13 KB
+    assert status == 200 and "too long" in payloads(items)[0]["text"]
+
+
+def test_the_callers_metadata_and_input_channel_are_not_stored(stack):
+    status, _, _ = post_json(stack, {"sender": "forger", "message": "hi", "metadata": {"junk": "x" * MB}})
+    assert status == 413  # Sanic's own cap for any route (channels/startup.py): no body read at all
+    status, _, items = post_json(stack, {"sender": "forger", "message": "hi", "metadata": {"junk": "x" * 30_000}})
+    assert status == 413 and "too long" in payloads(items)[0]["text"] and PHONE in payloads(items)[0]["text"]
+    forged = {
+        "sender": "forger",
+        "message": "is botox safe?",
+        "input_channel": "telegram",
+        "metadata": {"junk": "y" * 8000},
+    }
+    status, _, items = post_json(stack, forged)
+    assert status == 200 and payloads(items)[0]["topic"] == "safety"
+    [event] = user_events(stack, "forger")
+    assert event["input_channel"] == "rest" and "junk" not in json.dumps(event)
+    assert len(json.dumps(event)) < 4000  # the parse result, not 8 KB of the caller's
+
+
+BAD_SENDERS = ["", "x\ud800", "a\x00b", "a" * 129, "a" * 257, "has space", "ümlaut", "a/b", "new\n", 42, None]
+GOOD_SENDERS = ["a", str(uuid.uuid4()), "A_z-09" * 21 + "ab"]  # the widget's ids are UUIDs
+
+
+def check_sender_ids_and_odd_text(stack):
+    for sender in BAD_SENDERS:
+        status, _, body = post_json(stack, {"sender": sender, "message": "hi"})
+        assert status == 400 and "1-128 characters" in body["error"], (sender, status, body)
+    for sender in GOOD_SENDERS:
+        assert len(sender) <= 128
+        status, _, items = post_json(stack, {"sender": sender, "message": "hi"})
+        assert status == 200 and payloads(items), sender
+    status, _, items = post_json(stack, {"sender": "odd-text", "message": "is botox\x00 safe?\ud800"})
+    assert status == 200 and payloads(items)[0]["topic"] == "safety"
+    assert [e["text"] for e in user_events(stack, "odd-text")] == ["is botox safe?"]
+
+
+def test_sender_ids_and_odd_text_on_sqlite(stack):
+    check_sender_ids_and_odd_text(stack)
+
+
+def test_sender_ids_and_odd_text_on_postgresql():
+    with RasaStack(rasa_port=5906, action_port=5956, tracker_store=fresh_postgres_store("botox_hardening")) as pg:
+        check_sender_ids_and_odd_text(pg)
