@@ -128,7 +128,7 @@ def make_server(
     verbose: bool = False,
     pages: Optional[Dict[str, str]] = None,
 ):
-    handler = type("DemoHandler", (Handler,), {"rasa_url": rasa_url, "pages": pages or {}})
+    handler = type("DemoHandler", (Handler,), {"rasa_url": rasa_url, "pages": {} if pages is None else pages})
     server = http.server.ThreadingHTTPServer((host, port), handler)
     server.verbose = verbose
     return server
