@@ -95,7 +95,7 @@ def clauses(sentence: str) -> List[str]:
 
 
 def is_question(clause: str) -> bool:
-    tokens = [t for t in words(clause)]
+    tokens = words(clause)
     while tokens and tokens[0] in _FILLERS:
         tokens = tokens[1:]
     return clause.rstrip().endswith("?") or bool(tokens and tokens[0] in QUESTION_STARTERS)

@@ -141,9 +141,6 @@ class QuestionFocus(GraphComponent):
                 logger.exception("focus: failed on a message; left unchanged")
         return messages
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        return training_data
-
     def _predictions(self, clauses: List[str]) -> List[Tuple[str, float]]:
         probabilities = self.classifier.predict_proba([c.lower() for c in clauses])
         classes = self.classifier.classes_

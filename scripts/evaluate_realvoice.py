@@ -182,15 +182,15 @@ FLOORS = {
 
 
 def missed(results: Dict[str, Dict[str, Any]], limits: Dict[str, Tuple[str, float]]) -> List[str]:
-    missed = []
+    found = []
     for result in results.values():
         for name, (direction, target) in limits.items():
             value = result.get(name)
             if value is None:
                 continue
             if (direction == "min" and value < target) or (direction == "max" and value > target):
-                missed.append(f"{name} {value:.3f} (target {'>=' if direction == 'min' else '<='} {target})")
-    return missed
+                found.append(f"{name} {value:.3f} (target {'>=' if direction == 'min' else '<='} {target})")
+    return found
 
 
 def summary(split: str, results: Dict[str, Dict[str, Any]]) -> str:
