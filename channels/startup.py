@@ -26,7 +26,9 @@ channels registering them is the same as one.
   instead: nothing is processed, the patient gets the safe reply
   (channels/guarded.py), the log gets the error type only. It used to be
   installed by the REST channel on its messages, so a Telegram-only
-  deployment kept Rasa's default.
+  deployment kept Rasa's default. And a long conversation goes on in a new
+  session every BOTOX_SESSION_MAX_TURNS messages, so a turn's cost stays
+  flat (channels/sessions.py).
 """
 
 import logging
@@ -35,9 +37,11 @@ from typing import Any
 from rasa.core.tracker_store import FailSafeTrackerStore
 from sanic import Blueprint
 
+from channels.sessions import bound_sessions
 from channels.speedups import action_response_validation_cached, cache_action_response_validation
 from faq.clinic import load_clinic
 from faq.knowledge_base import load_knowledge_base
+from faq.settings import SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,8 @@ async def before_server_start(app: Any, _loop: Any) -> None:
 async def after_server_start(app: Any, _loop: Any) -> None:
     agent = getattr(app.ctx, "agent", None)
     store = getattr(agent, "tracker_store", None)
+    if bound_sessions(store, SETTINGS.session_max_turns):
+        logger.info("startup: a session goes on in a new one every %d user messages", SETTINGS.session_max_turns)
     if getattr(store, "_on_tracker_store_error", None) is _raise_tracker_store_error:
         return  # another channel's listener did it
     if fail_closed_tracker_store(agent):

@@ -97,6 +97,11 @@ MAX_TOPICS = 2
 # REST refuses such sender ids so it can neither read nor write them.
 TELEGRAM_SENDER_PREFIX = "telegram-"
 
+# Metadata of a `session_started` event that only bounds a long session's
+# cost (channels/sessions.py): the same conversation goes on, and the review
+# counts it as one.
+CONTINUED_SESSION = "botox_continued"
+
 # The payload's keys (docs/payload.md), in the order render() writes them.
 PAYLOAD_FIELDS: Tuple[str, ...] = (
     "type",

@@ -13,6 +13,9 @@ build `Settings.from_env(env)` in a test). Names and defaults:
 | BOTOX_TRUSTED_PROXIES | empty | proxies (IPs or CIDRs, comma or space separated) whose X-Forwarded-For is believed |
 | BOTOX_MAX_BODY_BYTES | 16384 | larger REST request bodies are refused with 413 before they are read |
 | BOTOX_LOG_TAG_SECRET | random per process | key of the logs' sender tags (HMAC); set to match tags across restarts |
+| BOTOX_SIGNED_SENDERS | 1 | REST sender ids must be signed by the server; 0 takes any (trusted callers, load tests) |
+| BOTOX_SENDER_SECRET | random per process | key of those ids; set one value for all instances and restarts |
+| BOTOX_SESSION_MAX_TURNS | 20 | a session goes on in a new one after this many messages (flat cost); 0: never |
 | BOTOX_CACHE_ACTION_SCHEMA | 1 | 0 keeps Rasa's own per-call schema check |
 | BOTOX_RETENTION_DAYS | 180 | purge and review window |
 | REVIEW_PSEUDONYM_SECRET | (file) | key of the review's pseudonyms |
@@ -41,6 +44,7 @@ DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_RATE_PER_IP_PER_MINUTE = 60.0
 DEFAULT_RATE_GLOBAL_PER_SECOND = 20.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
+DEFAULT_SESSION_MAX_TURNS = 20
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -66,6 +70,9 @@ class Settings:
     trusted_proxies: Tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_tag_secret: Optional[str] = None
+    signed_senders: bool = True
+    sender_secret: Optional[str] = None
+    session_max_turns: int = DEFAULT_SESSION_MAX_TURNS
     cache_action_schema: bool = True
     retention_days: float = DEFAULT_RETENTION_DAYS
     review_secret: Optional[str] = None
@@ -93,6 +100,9 @@ class Settings:
             trusted_proxies=tuple((_text(env, "BOTOX_TRUSTED_PROXIES") or "").replace(",", " ").split()),
             max_body_bytes=int(_number(env, "BOTOX_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             log_tag_secret=_text(env, "BOTOX_LOG_TAG_SECRET"),
+            signed_senders=_text(env, "BOTOX_SIGNED_SENDERS") != "0",
+            sender_secret=_text(env, "BOTOX_SENDER_SECRET"),
+            session_max_turns=int(_number(env, "BOTOX_SESSION_MAX_TURNS", DEFAULT_SESSION_MAX_TURNS)),
             cache_action_schema=_text(env, "BOTOX_CACHE_ACTION_SCHEMA") != "0",
             retention_days=retention,
             review_secret=_text(env, "REVIEW_PSEUDONYM_SECRET"),

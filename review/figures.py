@@ -4,7 +4,8 @@ No Rasa objects, no I/O: every figure is unit-testable on hand-written events.
 
 An *exchange* is one patient message (a `user` event) with the bot messages that
 follow it until the next patient message. A *conversation* is one Rasa session
-of one sender (a new one starts at each `session_started` event); it is counted
+of one sender (a new one starts at each `session_started` event, except one
+that only continues a long session, channels/sessions.py); it is counted
 on the day of its first patient message. All days are UTC.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from faq.contract import Escalation  # docs/payload.md
+from faq.contract import CONTINUED_SESSION, Escalation  # docs/payload.md
 
 ESCALATION_LEVELS = tuple(e.value for e in Escalation)
 
@@ -103,7 +104,7 @@ def exchanges_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> 
         session, current = 0, None
         for event in events:
             kind = event.get("event")
-            if kind == "session_started":
+            if kind == "session_started" and not (event.get("metadata") or {}).get(CONTINUED_SESSION):
                 session += 1
                 current = None
             elif kind == "user":

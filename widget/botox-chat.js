@@ -46,14 +46,15 @@
   const MAX_ENTRIES = 60;
   const safe = (f) => { try { return f(); } catch (e) { return null; } };
   const store = (sessionOnly) => (sessionOnly ? sessionStorage : localStorage);
-  const valid = (s) => (s && typeof s.sender === "string" && Array.isArray(s.log) ? s : null);
-  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+  const valid = (s) => (s && Array.isArray(s.log) ? s : null);
+  // Message ids (a resent message is answered once); the conversation id is the server's (X-Botox-Sender).
+  const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   let state = safe(() => valid(JSON.parse(sessionStorage.getItem(KEY))) || valid(JSON.parse(localStorage.getItem(KEY))));
   if (state && !(Date.now() - state.at < config.days * 864e5)) {
     safe(() => { localStorage.removeItem(KEY); sessionStorage.removeItem(KEY); });
     state = null;
   }
-  state = state || { sender: newId(), log: [], open: false, s: config.sessionOnly };
+  state = state || { sender: null, log: [], open: false, s: config.sessionOnly };
   const save = () => {
     state.log = state.log.slice(-MAX_ENTRIES);
     state.at = Date.now();
@@ -391,9 +392,12 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
     request(server + "/webhooks/rest/webhook", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: state.sender, message: entry.m }),
+      body: JSON.stringify({ sender: owner.sender || undefined, message: entry.m, message_id: entry.id || (entry.id = newId()) }),
     }).then(async (response) => {
       const status = response.status;
+      owner.sender = response.headers.get("X-Botox-Sender") || owner.sender;
+      // Not an id this server issued (its key changed, or an old widget's id): start a new one.
+      if (status === 403 && owner.sender) { owner.sender = null; return retry("", 0); }
       if (status === 429) {
         // Our server read the refused message for an emergency: show that reply now, don't resend.
         const body = await response.json().catch(() => null);
@@ -445,7 +449,7 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
   };
   const send = (message, shown) => {
     if (!message.trim()) return;
-    const entry = { m: message, u: shown, q: 1, at: Date.now() };
+    const entry = { m: message, u: shown, q: 1, at: Date.now(), id: newId() };
     state.log.push(entry);
     save();
     append(entry, true);

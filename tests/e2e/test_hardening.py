@@ -8,11 +8,17 @@
   and chunked, and on the Telegram webhook too;
 - the caller's metadata and input_channel are not stored;
 - malformed sender ids are a 400 (never a 500) and a NUL or lone surrogate
-  in a message is stored without them, on SQLite and on PostgreSQL.
+  in a message is stored without them, on SQLite and on PostgreSQL;
+- sender ids are the server's (channels/sender_ids.py): a conversation's id
+  without its signature, or made up, is refused with 403 and the
+  conversation is untouched;
+- one conversation of 300 turns: turns 251-300 cost what turns 1-50 cost
+  (channels/sessions.py), and the review still reads all 300.
 """
 
 import json
 import socket
+import statistics
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +33,12 @@ from faq.settings import Settings
 PHONE = load_clinic().contact["phone"]
 # The default limits (unset), and the test client as the trusted proxy: the
 # flood comes "through" it from one client IP, the other tests from 127.0.0.1.
-ENV = {"BOTOX_RATE_PER_IP_PER_MINUTE": None, "BOTOX_RATE_GLOBAL_PER_SECOND": None, "BOTOX_TRUSTED_PROXIES": "127.0.0.1"}
+ENV = {
+    "BOTOX_RATE_PER_IP_PER_MINUTE": None,
+    "BOTOX_RATE_GLOBAL_PER_SECOND": None,
+    "BOTOX_SIGNED_SENDERS": None,
+    "BOTOX_TRUSTED_PROXIES": "127.0.0.1",
+}
 MB = 1024 * 1024
 REQUEST_HEAD = "POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
 
@@ -57,6 +68,16 @@ def post_json(stack, body, headers=None):
     return stack.post(json.dumps(body).encode(), headers)
 
 
+def start(stack, body, headers=None):
+    """A new conversation (no sender): (status, its id from the server, the reply items)."""
+    status, answer_headers, items = post_json(stack, body, headers)
+    return status, answer_headers.get("X-Botox-Sender"), items
+
+
+def conversations(stack):
+    return stored(stack, "SELECT COUNT(DISTINCT sender_id) FROM events")[0][0]
+
+
 @pytest.fixture(scope="module")
 def stack():
     with RasaStack(rasa_port=5905, action_port=5955, env=ENV) as running:
@@ -64,14 +85,15 @@ def stack():
 
 
 def flood(stack, i):
-    """Message i of the flood: a new sender id, and a new made-up address at the
+    """Message i of the flood: a new conversation, and a new made-up address at the
     left of X-Forwarded-For (written by the client; the proxy adds the real one)."""
     forwarded = f"198.18.{i // 256}.{i % 256}, 203.0.113.77"
-    return post_json(stack, {"sender": f"flood-{i}", "message": "hello"}, {"X-Forwarded-For": forwarded})
+    return post_json(stack, {"message": "hello"}, {"X-Forwarded-For": forwarded})
 
 
 def test_one_ip_with_a_thousand_sender_ids_is_refused_beyond_the_per_ip_limit(stack):
     per_minute = Settings().rate_per_ip_per_minute
+    before = conversations(stack)
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda i: flood(stack, i), range(1000)))
@@ -85,8 +107,9 @@ def test_one_ip_with_a_thousand_sender_ids_is_refused_beyond_the_per_ip_limit(st
     for _, headers, items in refused:
         assert int(headers["Retry-After"]) >= 1
         assert "faster than I can answer" in payloads(items)[0]["text"] and PHONE in payloads(items)[0]["text"]
-    conversations = stored(stack, "SELECT COUNT(DISTINCT sender_id) FROM events WHERE sender_id LIKE 'flood-%'")[0][0]
-    assert conversations == len(accepted)
+    assert conversations(stack) - before == len(accepted)
+    made_up = [post_json(stack, {"sender": f"flood-{i}", "message": "hello"})[0] for i in range(20)]
+    assert made_up == [403] * 20  # ids the server did not issue: refused before any work
 
 
 def send_raw(port, head, chunks):
@@ -130,49 +153,97 @@ def test_a_one_megabyte_body_is_refused_with_413_before_it_is_read(stack):
     telegram = f"{REQUEST_HEAD}Content-Length: {size}\r\n\r\n".replace("/rest/", "/telegram/")
     assert " 413 " in send_raw(stack.rasa_port, telegram.encode(), chunks)  # any route: channels/startup.py
     assert not user_events(stack, "big-body")
-    status, _, items = post_json(stack, {"sender": "under-the-cap", "message": "is botox safe? " * 900})  # ~13 KB
+    status, _, items = post_json(stack, {"message": "is botox safe? " * 900})  # ~13 KB
     assert status == 200 and "too long" in payloads(items)[0]["text"]
 
 
 def test_the_callers_metadata_and_input_channel_are_not_stored(stack):
-    status, _, _ = post_json(stack, {"sender": "forger", "message": "hi", "metadata": {"junk": "x" * MB}})
+    status, _, _ = post_json(stack, {"message": "hi", "metadata": {"junk": "x" * MB}})
     assert status == 413  # Sanic's own cap for any route (channels/startup.py): no body read at all
-    status, _, items = post_json(stack, {"sender": "forger", "message": "hi", "metadata": {"junk": "x" * 30_000}})
+    status, _, items = post_json(stack, {"message": "hi", "metadata": {"junk": "x" * 30_000}})
     assert status == 413 and "too long" in payloads(items)[0]["text"] and PHONE in payloads(items)[0]["text"]
-    forged = {
-        "sender": "forger",
-        "message": "is botox safe?",
-        "input_channel": "telegram",
-        "metadata": {"junk": "y" * 8000},
-    }
-    status, _, items = post_json(stack, forged)
+    forged = {"message": "is botox safe?", "input_channel": "telegram", "metadata": {"junk": "y" * 8000}}
+    status, sender, items = start(stack, forged)
     assert status == 200 and payloads(items)[0]["topic"] == "safety"
-    [event] = user_events(stack, "forger")
+    [event] = user_events(stack, sender)
     assert event["input_channel"] == "rest" and "junk" not in json.dumps(event)
     assert len(json.dumps(event)) < 4000  # the parse result, not 8 KB of the caller's
 
 
-BAD_SENDERS = ["", "x\ud800", "a\x00b", "a" * 129, "a" * 257, "has space", "ümlaut", "a/b", "new\n", 42, None]
-GOOD_SENDERS = ["a", str(uuid.uuid4()), "A_z-09" * 21 + "ab"]  # the widget's ids are UUIDs
+# (No sender at all is not bad: it starts a conversation.)
+BAD_SENDERS = ["", "x\ud800", "a\x00b", "a" * 129, "a" * 257, "has space", "ümlaut", "a/b", "new\n", 42, ["a"]]
+GOOD_SENDERS = ["a", str(uuid.uuid4()), "A_z-09" * 21 + "ab"]  # well-formed; signed or not decides
 
 
-def check_sender_ids_and_odd_text(stack):
+def check_sender_ids_and_odd_text(stack, signed):
     for sender in BAD_SENDERS:
         status, _, body = post_json(stack, {"sender": sender, "message": "hi"})
         assert status == 400 and "1-128 characters" in body["error"], (sender, status, body)
     for sender in GOOD_SENDERS:
         assert len(sender) <= 128
         status, _, items = post_json(stack, {"sender": sender, "message": "hi"})
-        assert status == 200 and payloads(items), sender
-    status, _, items = post_json(stack, {"sender": "odd-text", "message": "is botox\x00 safe?\ud800"})
+        if signed:
+            assert status == 403 and "not an id this server issued" in items["error"], (sender, status)
+        else:
+            assert status == 200 and payloads(items), sender
+    status, sender, items = start(stack, {"message": "is botox\x00 safe?\ud800"})
     assert status == 200 and payloads(items)[0]["topic"] == "safety"
-    assert [e["text"] for e in user_events(stack, "odd-text")] == ["is botox safe?"]
+    assert [e["text"] for e in user_events(stack, sender)] == ["is botox safe?"]
+    status, _, items = post_json(stack, {"sender": sender, "message": "where does it say that?"})
+    assert status == 200 and payloads(items)[0]["topic"] == "safety"  # the next good message answered
 
 
 def test_sender_ids_and_odd_text_on_sqlite(stack):
-    check_sender_ids_and_odd_text(stack)
+    check_sender_ids_and_odd_text(stack, signed=True)
 
 
 def test_sender_ids_and_odd_text_on_postgresql():
     with RasaStack(rasa_port=5906, action_port=5956, tracker_store=fresh_postgres_store("botox_hardening")) as pg:
-        check_sender_ids_and_odd_text(pg)
+        check_sender_ids_and_odd_text(pg, signed=False)
+
+
+def test_a_conversation_id_without_its_signature_is_refused_and_the_conversation_untouched(stack):
+    status, patient, items = start(stack, {"message": "is botox safe?"})
+    assert status == 200 and len(patient) == 44 and payloads(items)[0]["topic"] == "safety"
+    before = user_events(stack, patient)
+    nonce, signature = patient[:22], patient[22:]
+    forged = [
+        nonce,  # the id without its signature
+        nonce + signature[::-1],
+        nonce + start(stack, {"message": "hi"})[1][22:],  # another conversation's signature
+        patient[:-1] + ("A" if patient[-1] != "A" else "B"),
+        "me",
+    ]
+    for sender in forged:
+        for text in ("where does it say that?", "/restart", "I had botox and I can't breathe"):
+            status, _, body = post_json(stack, {"sender": sender, "message": text})
+            assert status == 403 and "not an id this server issued" in body["error"], (sender, text)
+    assert user_events(stack, patient) == before  # not read, not reset, not written
+    status, _, items = post_json(stack, {"sender": patient, "message": "where does it say that?"})
+    assert status == 200 and payloads(items)[0]["topic"] == "safety" and payloads(items)[0]["sources"]
+
+
+def median_ms(seconds):
+    return round(statistics.median(seconds) * 1000, 1)
+
+
+def test_a_turn_costs_the_same_at_turn_300_as_at_turn_1(stack):
+    """One conversation of 300 turns (rate limits off for it, as in `make bench`):
+    the median latency of turns 251-300 is at most 1.2x that of turns 1-50."""
+    questions = ["is botox safe?", "tell me more", "where does it say that?", "what about a nurse?", "hello"]
+    with RasaStack(rasa_port=5907, action_port=5957, env={"BOTOX_RATE_PER_MINUTE": "0"}) as long_stack:
+        sender = "long-conversation"
+        latencies = []
+        for turn in range(300):
+            started = time.perf_counter()
+            status, _, items = post_json(long_stack, {"sender": sender, "message": questions[turn % len(questions)]})
+            latencies.append(time.perf_counter() - started)
+            assert status == 200 and payloads(items), turn
+        first, last = median_ms(latencies[:50]), median_ms(latencies[250:])
+        print(f"\n300 turns: median {first} ms (turns 1-50), {last} ms (turns 251-300), x{last / first:.2f}")
+        assert last <= 1.2 * first
+        assert len(user_events(long_stack, sender)) == 300  # the whole conversation kept for the review
+        # The last answer still knew the conversation's topic across the session boundaries.
+        assert payloads(items)[0]["type"] == "smalltalk"
+        _, _, items = post_json(long_stack, {"sender": sender, "message": "where does it say that?"})
+        assert payloads(items)[0]["sources"]

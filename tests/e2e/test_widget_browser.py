@@ -48,7 +48,10 @@ expect.set_options(timeout=REPLY_TIMEOUT_MS)
 @pytest.fixture(scope="module")
 def stack():
     with RasaStack(
-        rasa_port=RASA_PORT, action_port=ACTION_PORT, extra_args=["--cors", f"http://127.0.0.1:{PAGE_PORT}"]
+        rasa_port=RASA_PORT,
+        action_port=ACTION_PORT,
+        extra_args=["--cors", f"http://127.0.0.1:{PAGE_PORT}"],
+        env={"BOTOX_SIGNED_SENDERS": None},  # as `make run`: the server issues the ids
     ) as running:
         yield running
 
@@ -269,6 +272,14 @@ def assert_accessible(page):
 # --- Answers, quotes, greeting -------------------------------------------------------------------------------
 
 
+def assert_one_server_issued_conversation(page, sent):
+    """The first message went without an id, every later one with the id the server issued."""
+    sender = stored_state(page)["sender"]
+    assert "sender" not in sent[0] and len(sender) == 44
+    assert [b["sender"] for b in sent[1:]] == [sender] * (len(sent) - 1)
+    assert len({b["message_id"] for b in sent}) == len(sent)  # one id per message
+
+
 def test_ask_a_question_and_see_the_quote(page, stack):
     expected = payloads(stack.send("reference-1", "is botox safe?"))[0]
     open_chat(page)
@@ -429,7 +440,7 @@ def test_quick_replies_send_their_payload_and_show_their_title(page):
     expect(page.get_by_label("Your question")).to_be_focused()
     messages = [b["message"] for b in bodies(sent)]
     assert messages == ["/greet", "what is botox?", "/ask_source", "/tell_me_more"]
-    assert len({b["sender"] for b in bodies(sent)}) == 1
+    assert_one_server_issued_conversation(page, bodies(sent))
     shot(page, "quick-replies")
 
 
@@ -471,10 +482,27 @@ def test_start_over_asks_then_restarts_the_conversation_on_the_server(page, kb):
     expect(page.locator(BOT).first).to_contain_text("automated assistant")
     expect(page.locator(PATIENT)).to_have_count(0)
     assert [b["message"] for b in bodies(sent)][2:] == ["/restart", "/greet"]
-    assert len({b["sender"] for b in bodies(sent)}) == 1
+    assert_one_server_issued_conversation(page, bodies(sent))  # the same conversation, restarted
     assert [e.get("u") for e in stored_state(page)["log"] if "m" in e] == [None, None]  # the old messages are gone
     reply = ask(page, "where does it say that?")  # the server forgot the last answer too
     expect(reply).to_contain_text(kb.replies["no_previous_answer"])
+
+
+def test_an_id_the_server_did_not_issue_is_replaced_by_one_it_did(page, stack):
+    """A stored conversation id the server refuses (an older widget's UUID, or the
+    server's key changed) is dropped and the message sent again, same message id."""
+    open_chat(page)
+    made_up = "0b7c5e0e-8c1f-4c1e-9a57-2f1d3c4b5a69"
+    rewrite_state(page, f"(state) => {{ state.sender = '{made_up}'; }}")
+    sent, statuses = [], []
+    page.on("request", lambda request: sent.append(request))
+    page.on("response", lambda r: r.url.endswith("/webhooks/rest/webhook") and statuses.append(r.status))
+    reply = ask(page, "is botox safe?")
+    expect(reply).to_contain_text(payloads(stack.send("reference-safety", "is botox safe?"))[0]["answer"])
+    first, second = bodies(sent)
+    assert statuses == [403, 200]
+    assert first["sender"] == made_up and "sender" not in second and first["message_id"] == second["message_id"]
+    assert len(stored_state(page)["sender"]) == 44 and stored_state(page)["sender"] != made_up
 
 
 def test_reload_keeps_the_conversation(page):

@@ -11,7 +11,7 @@ conversations start up to a second apart, so that they do not all talk to
 the same instance at the same moment. The kill comes at `kill_at`, or as
 soon after (within 3 s) as at least KILL_WHEN_IN_FLIGHT requests are on A. A request that fails (no
 HTTP 200: connection refused or reset by the killed instance) is retried once
-on the other instance, as a patient's widget or a proxy would. Every message
+on the other instance with the same client message id, as the widget does. Every message
 text is unique, so PostgreSQL tells which acknowledged message was stored,
 how often and in which order.
 """
@@ -52,14 +52,16 @@ class Message:
     done: float = 0.0
     outcome: str = "pending"  # answer | safe (the safe reply) | failed (no HTTP 200, twice)
     retried: bool = False
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # the client's message id, the same when resent
 
     @property
     def acknowledged(self) -> bool:
         return self.outcome in ("answer", "safe")
 
 
-def post(stack, sender: str, text: str) -> List[Dict]:
-    return http_json(f"{stack.url}/webhooks/rest/webhook", {"sender": sender, "message": text}, REQUEST_TIMEOUT_S)
+def post(stack, sender: str, text: str, message_id: Optional[str] = None) -> List[Dict]:
+    body = {"sender": sender, "message": text, "message_id": message_id}
+    return http_json(f"{stack.url}/webhooks/rest/webhook", body, REQUEST_TIMEOUT_S)
 
 
 def outcome_of(items: List[Dict]) -> str:
@@ -83,7 +85,7 @@ class LoadRun:
         order = [message.first] + [n for n in names if n != message.first]
         for attempt, name in enumerate(order):
             try:
-                message.outcome = outcome_of(post(self.instances[name], message.conversation, message.text))
+                message.outcome = outcome_of(post(self.instances[name], message.conversation, message.text, message.id))
                 break
             except REQUEST_ERRORS:
                 message.outcome = "failed"
@@ -179,8 +181,8 @@ class LoadRun:
         acknowledged = [m for m in self.messages if m.acknowledged]
         missing = [m for m in acknowledged if m.text not in copies]
         duplicated = [m for m in self.messages if len(copies.get(m.text, ())) > 1]
-        # The killed instance stored the message, died before its reply went out, the
-        # client sent it again: without a message id no server can tell it is the same.
+        # The killed instance stored the message, died before its reply went out, and
+        # the client sent it again (with the same message id: channels/resend.py).
         resent = [m for m in duplicated if m.retried and copies[m.text][0] < self.killed_wall]
         inversions, reordered = 0, 0
         for sender in self.senders:

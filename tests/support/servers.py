@@ -40,8 +40,10 @@ MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180
 # Every test client is 127.0.0.1, standing for many patients: the per-IP and
 # global limits (channels/guard.py) are off unless a test asks for them
-# (env={"BOTOX_RATE_PER_IP_PER_MINUTE": None} restores the default).
-TEST_LIMITS = {"BOTOX_RATE_PER_IP_PER_MINUTE": "0", "BOTOX_RATE_GLOBAL_PER_SECOND": "0"}
+# (env={"BOTOX_RATE_PER_IP_PER_MINUTE": None} restores the default). The
+# tests name their conversations ("alice"), as a trusted caller may; the
+# widget's and the hardening tests use the signed ids (channels/sender_ids.py).
+TEST_LIMITS = {"BOTOX_RATE_PER_IP_PER_MINUTE": "0", "BOTOX_RATE_GLOBAL_PER_SECOND": "0", "BOTOX_SIGNED_SENDERS": "0"}
 
 
 def http_json(url: str, body: Optional[Dict] = None, timeout: float = 30, headers=None) -> object:
@@ -106,6 +108,7 @@ class RasaStack:
             **(env or {}),
         }
         self.env = {name: value for name, value in merged.items() if value is not None}  # None: unset
+        self.issued: Dict[str, str] = {}  # conversation name -> the id the server issued (send)
         self.start_actions = start_actions
         self.processes: Dict[str, subprocess.Popen] = {}
 
@@ -181,8 +184,16 @@ class RasaStack:
         return (self.workdir / f"{name}.log").read_text()
 
     def send(self, sender: str, message: str, timeout: float = 60) -> List[Dict]:
-        """POSTs to the REST channel and returns its list of bot items."""
-        return http_json(f"{self.url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
+        """POSTs to the REST channel and returns its list of bot items. With
+        signed ids (channels/sender_ids.py) `sender` is the test's name for a
+        conversation whose id the server issued on its first message."""
+        if self.env.get("BOTOX_SIGNED_SENDERS") == "0":
+            return http_json(f"{self.url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout)
+        body = {"message": message, "sender": self.issued.get(sender)}
+        status, headers, items = self.post(json.dumps(body).encode(), timeout=timeout)
+        assert status == 200, (status, items)
+        self.issued[sender] = headers["X-Botox-Sender"]
+        return items
 
     def post(
         self, body: bytes, headers: Optional[Dict[str, str]] = None, timeout: float = 60

@@ -9,7 +9,8 @@ from faq.dialogue import Conversation, respond
 from faq.replies import render
 from faq.settings import PROJECT_ROOT
 
-DOC = (PROJECT_ROOT / "docs" / "payload.md").read_text(encoding="utf-8")
+# The reply's part of the document (the request is described before it).
+DOC = (PROJECT_ROOT / "docs" / "payload.md").read_text(encoding="utf-8").split("## The reply", 1)[1]
 DOCUMENTED = re.findall(r"^\| `([a-z_\[\].]+)` \|", DOC, flags=re.M)
 
 

@@ -1,0 +1,54 @@
+"""A message sent again is answered once: processed and stored at most once.
+
+A client that got no answer (its connection broke, or the instance that was
+answering died after storing the turn) sends the message again, maybe to
+another instance. With the same client message id (`message_id` in the REST
+body, docs/payload.md) the second copy is not processed again: under the
+conversation's lock, the stored conversation is searched for a user message
+with that id, and if it is there the bot messages stored after it are sent
+back instead. The search runs under the lock, so a copy that arrives while
+the first is still being answered waits for it and then finds it.
+
+    await handle_once(agent, message)   # in place of agent.handle_message(message)
+
+Only the current session is searched (what Rasa loads anyway): a long session
+goes on in a new one only when the *next* message arrives
+(channels/sessions.py), so the last turn is always in the loaded events.
+"""
+
+import re
+from typing import Any, Dict, List, Optional, Sequence
+
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+
+# What a client may use as a message id (the widget: 22 random base64url characters).
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def stored_replies(events: Sequence[Event], message_id: str) -> Optional[List[Dict[str, Any]]]:
+    """The bot messages that answered the user message `message_id`, in the
+    shape an output channel sends (text, custom, buttons); None when the
+    conversation holds no such message."""
+    replies: Optional[List[Dict[str, Any]]] = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break
+            if event.message_id == message_id:
+                replies = []
+        elif replies is not None and isinstance(event, BotUttered):
+            replies.append({"text": event.text, **{key: value for key, value in event.data.items() if value}})
+    return replies
+
+
+async def handle_once(agent: Any, message: UserMessage) -> None:
+    """Rasa's Agent.handle_message, except for a message already answered."""
+    async with agent.lock_store.lock(message.sender_id):
+        tracker = await agent.tracker_store.retrieve(message.sender_id)
+        replies = stored_replies(tracker.events, message.message_id) if tracker else None
+        if replies is None:
+            await agent.processor.handle_message(message)
+            return
+        for reply in replies:
+            await message.output_channel.send_response(message.sender_id, reply)
