@@ -16,11 +16,16 @@ goes on in a new one only when the *next* message arrives
 (channels/sessions.py), so the last turn is always in the loaded events.
 """
 
+import logging
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
+
+from channels.guard import sender_tag
+
+logger = logging.getLogger(__name__)
 
 # What a client may use as a message id (the widget: 22 random base64url characters).
 MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -50,5 +55,7 @@ async def handle_once(agent: Any, message: UserMessage) -> None:
         if replies is None:
             await agent.processor.handle_message(message)
             return
+        tag = sender_tag(message.sender_id)
+        logger.info("message.resent sender=%s replies=%d: answered from the store", tag, len(replies))
         for reply in replies:
             await message.output_channel.send_response(message.sender_id, reply)

@@ -9,6 +9,7 @@ botox_lock_test), the project's Redis lock store with production's lease
 - the holder of a conversation works longer than its lease (slow action server);
 - the holder's process freezes for longer than its lease (SIGSTOP);
 - the holder is killed with one message in hand (the one-message reproduction);
+- a client resends a message (same message id) whose reply it did not get;
 - A is killed under load, closed and open loop (tests/support/kill_load.py).
 
 Each test that kills A starts with a fresh A (~30-60 s). The load figures go
@@ -94,12 +95,12 @@ def _unread_requests(port):
 
 
 @contextmanager
-def _a_holds_the_turn(a, sender, text):
+def _a_holds_the_turn(a, sender, text, message_id=None):
     """A takes the conversation's turn with `text` and calls the paused action
     server (resumed on leaving); yields A's request (_in_background)."""
     _signal(a, "actions", signal.SIGSTOP)
     try:
-        request = _in_background(post, a, sender, text)
+        request = _in_background(post, a, sender, text, message_id)
         deadline = time.monotonic() + 15
         while not _unread_requests(a.action_port):  # A called it: A holds the turn
             assert time.monotonic() < deadline, "A never called the action server"
@@ -238,6 +239,26 @@ def test_killed_holder_of_one_message_blocks_only_for_its_lease(pair, db):
     assert "lock.tickets_expired" in b.log("rasa")
 
 
+def test_a_resent_message_is_answered_once_from_either_instance(pair, db):
+    """The reply to a message got lost (A stored the turn, the connection broke),
+    and the client sends it again with the same message id, to B: B answers it
+    from the store. And a resend that arrives while A still works on the first
+    copy waits for it and gets the same reply. Each message stored once."""
+    a, b = pair
+    sender = _sender("resend")
+    resent_before = b.log("rasa").count("message.resent")
+    first = post(a, sender, SAFETY, "resend-safety-1")
+    again = post(b, sender, SAFETY, "resend-safety-1")
+    assert _answers(first) and payloads(again) == payloads(first)
+    with _a_holds_the_turn(a, sender, SIDE_EFFECTS, "resend-side-effects-2") as held:
+        resend = _in_background(post, b, sender, SIDE_EFFECTS, "resend-side-effects-2")
+        _wait_for_tickets(sender, 2)  # B waits behind A's turn
+    (items_a, _), (items_b, _) = held.result(), resend.result()
+    assert _answers(items_a) and payloads(items_b) == payloads(items_a)
+    assert [t for t, _ in user_turns(events(db, sender))] == [SAFETY, SIDE_EFFECTS]
+    assert b.log("rasa").count("message.resent") - resent_before == 2
+
+
 @pytest.mark.parametrize("mode, in_flight", [("closed-loop", 1), ("open-loop", 4)])
 def test_sigkill_under_load_loses_nothing_acknowledged(pair, db, mode, in_flight):
     """10 conversations for 30 s over both instances, A SIGKILLed at 15 s, a failed
@@ -252,9 +273,12 @@ def test_sigkill_under_load_loses_nothing_acknowledged(pair, db, mode, in_flight
     Not asserted, reported: in the open loop, messages in flight at once on
     both instances are taken up in the order the instances read them."""
     a, b = pair
+    resent_before = b.log("rasa").count("message.resent")
     run = LoadRun({"A": a, "B": b}, kill=lambda: a.stop("rasa", signal.SIGKILL), in_flight=in_flight)
     run.run(conversations=10, seconds=30, kill_at=15)
     figures = run.figures(wait_until_stored(db, run))
+    # Resends of messages A had stored before it died, answered from the store (channels/resend.py).
+    figures["resent_answered_from_store"] = b.log("rasa").count("message.resent") - resent_before
     _record(mode, figures)
     assert figures["failed_twice"] == 0
     assert figures["missing"] == 0
