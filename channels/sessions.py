@@ -7,7 +7,7 @@ or a script, talking without a pause made every turn slower: 61 ms for turns
 1-50, 205 ms for turns 251-300 (docs/production.md).
 
 Here the conversation goes on in a new session once the current one holds
-BOTOX_SESSION_MAX_TURNS user messages (default 20): when the tracker is
+BOTOX_SESSION_MAX_TURNS user messages (default 10): when the tracker is
 loaded for the next message, the events Rasa's own session start would write
 are added (`action_session_start`, `session_started`, the slots' values,
 `action_listen`), and Rasa saves them with the turn. The slots carry the

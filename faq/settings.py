@@ -15,7 +15,7 @@ build `Settings.from_env(env)` in a test). Names and defaults:
 | BOTOX_LOG_TAG_SECRET | random per process | key of the logs' sender tags (HMAC); set to match tags across restarts |
 | BOTOX_SIGNED_SENDERS | 1 | REST sender ids must be signed by the server; 0 takes any (trusted callers, load tests) |
 | BOTOX_SENDER_SECRET | random per process | key of those ids; set one value for all instances and restarts |
-| BOTOX_SESSION_MAX_TURNS | 20 | a session goes on in a new one after this many messages (flat cost); 0: never |
+| BOTOX_SESSION_MAX_TURNS | 10 | a session goes on in a new one after this many messages (flat cost); 0: never |
 | BOTOX_CACHE_ACTION_SCHEMA | 1 | 0 keeps Rasa's own per-call schema check |
 | BOTOX_RETENTION_DAYS | 180 | purge and review window |
 | REVIEW_PSEUDONYM_SECRET | (file) | key of the review's pseudonyms |
@@ -44,7 +44,7 @@ DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_RATE_PER_IP_PER_MINUTE = 60.0
 DEFAULT_RATE_GLOBAL_PER_SECOND = 20.0
 DEFAULT_MAX_BODY_BYTES = 16 * 1024
-DEFAULT_SESSION_MAX_TURNS = 20
+DEFAULT_SESSION_MAX_TURNS = 10
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
