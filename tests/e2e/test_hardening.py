@@ -78,9 +78,16 @@ def conversations(stack):
     return stored(stack, "SELECT COUNT(DISTINCT sender_id) FROM events")[0][0]
 
 
-@pytest.fixture(scope="module")
-def stack():
-    with RasaStack(rasa_port=5905, action_port=5955, env=ENV) as running:
+def store_of(name):
+    """The tracker store of a test stack: Rasa's SQLite (RasaStack's default) or a fresh PostgreSQL database."""
+    return fresh_postgres_store(f"botox_hardening_{uuid.uuid4().hex[:8]}") if name == "postgresql" else None
+
+
+# Every test below runs on SQLite and on PostgreSQL.
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request):
+    ports = {"sqlite": (5905, 5955), "postgresql": (5908, 5958)}[request.param]
+    with RasaStack(*ports, tracker_store=store_of(request.param), env=ENV) as running:
         yield running
 
 
@@ -193,12 +200,13 @@ def check_sender_ids_and_odd_text(stack, signed):
     assert status == 200 and payloads(items)[0]["topic"] == "safety"  # the next good message answered
 
 
-def test_sender_ids_and_odd_text_on_sqlite(stack):
+def test_sender_ids_and_odd_text(stack):
     check_sender_ids_and_odd_text(stack, signed=True)
 
 
-def test_sender_ids_and_odd_text_on_postgresql():
-    with RasaStack(rasa_port=5906, action_port=5956, tracker_store=fresh_postgres_store("botox_hardening")) as pg:
+def test_sender_ids_and_odd_text_with_unsigned_ids_on_postgresql():
+    """BOTOX_SIGNED_SENDERS=0 (trusted callers): any well-formed id is taken, the rest is still a 400."""
+    with RasaStack(rasa_port=5906, action_port=5956, tracker_store=store_of("postgresql")) as pg:
         check_sender_ids_and_odd_text(pg, signed=False)
 
 
@@ -229,21 +237,38 @@ def median_ms(seconds):
 
 def test_a_turn_costs_the_same_at_turn_300_as_at_turn_1(stack):
     """One conversation of 300 turns (rate limits off for it, as in `make bench`):
-    the median latency of turns 251-300 is at most 1.2x that of turns 1-50."""
+    the median latency of its turns 251-300 is at most 1.2x that of turns 1-50.
+    Turns 251-300 alternate with turns 1-50 of a new conversation asking the
+    same, so both medians are taken under the same load of the machine (its
+    own turns 1-50, minutes earlier, are printed beside)."""
     questions = ["is botox safe?", "tell me more", "where does it say that?", "what about a nurse?", "hello"]
-    with RasaStack(rasa_port=5907, action_port=5957, env={"BOTOX_RATE_PER_MINUTE": "0"}) as long_stack:
-        sender = "long-conversation"
-        latencies = []
-        for turn in range(300):
+    store = "postgresql" if stack.tracker_store and stack.tracker_store.get("dialect") == "postgresql" else "sqlite"
+    ports = {"sqlite": (5907, 5957), "postgresql": (5909, 5959)}[store]
+    with RasaStack(*ports, tracker_store=store_of(store), env={"BOTOX_RATE_PER_MINUTE": "0"}) as long_stack:
+        latencies = {"long": [], "new": []}
+
+        def turn(sender, n):
             started = time.perf_counter()
-            status, _, items = post_json(long_stack, {"sender": sender, "message": questions[turn % len(questions)]})
-            latencies.append(time.perf_counter() - started)
-            assert status == 200 and payloads(items), turn
-        first, last = median_ms(latencies[:50]), median_ms(latencies[250:])
-        print(f"\n300 turns: median {first} ms (turns 1-50), {last} ms (turns 251-300), x{last / first:.2f}")
+            status, _, items = post_json(long_stack, {"sender": sender, "message": questions[n % len(questions)]})
+            latencies[sender].append(time.perf_counter() - started)
+            assert status == 200 and payloads(items), (sender, n)
+            return items
+
+        for n in range(250):
+            turn("long", n)
+        for n in range(250, 300):
+            items = turn("long", n)
+            turn("new", n)
+        own_first, first, last = (
+            median_ms(x) for x in (latencies["long"][:50], latencies["new"], latencies["long"][250:])
+        )
+        print(
+            f"\n300 turns ({store}): median of turns 251-300 {last} ms, of turns 1-50 {first} ms alongside "
+            f"(x{last / first:.2f}) and {own_first} ms at the start (x{last / own_first:.2f})"
+        )
         assert last <= 1.2 * first
-        assert len(user_events(long_stack, sender)) == 300  # the whole conversation kept for the review
+        assert len(user_events(long_stack, "long")) == 300  # the whole conversation kept for the review
         # The last answer still knew the conversation's topic across the session boundaries.
         assert payloads(items)[0]["type"] == "smalltalk"
-        _, _, items = post_json(long_stack, {"sender": sender, "message": "where does it say that?"})
+        _, _, items = post_json(long_stack, {"sender": "long", "message": "where does it say that?"})
         assert payloads(items)[0]["sources"]
