@@ -50,6 +50,7 @@ from rasa.core.channels.channel import UserMessage
 from channels.guard import GUARD, Guard, Refusal, sender_tag
 from faq.clinic import load_clinic
 from faq.contract import TRIAGE_KEY, Escalation, ReplyType, TriageLevel
+from faq.feedback import comment_in
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.replies import Reply, render
 from faq.text import normalise
@@ -130,6 +131,8 @@ def emergency_from_parse(parse_data: Optional[Dict]) -> bool:
 async def is_emergency(agent: Any, text: Optional[str], channel: str) -> bool:
     """Triage of a message by Rasa's in-process NLU (needs no database and no
     action server), so the fallback can put the emergency advice first."""
+    # A feedback comment ("what was missing?") is the patient's own words: read it too.
+    text = comment_in(text or "") or text
     if agent is None or not text or text.startswith("/"):
         return False
     try:

@@ -41,6 +41,7 @@ from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_chats import ChatMemory, GroupPointers
 from channels.telegram_commands import BOT_MESSAGES, CLINIC, HELP, START, starter_buttons
 from channels.telegram_format import (
+    FEEDBACK_CALLBACKS,
     SIREN,
     OutgoingMessage,
     escape,
@@ -51,7 +52,8 @@ from channels.telegram_format import (
 )
 from channels.telegram_outbox import Outbox, plain_params, tracker_store_engine
 from faq.clinic import load_clinic
-from faq.contract import TELEGRAM_SENDER_PREFIX, Escalation
+from faq.contract import TELEGRAM_SENDER_PREFIX, Escalation, Verdict
+from faq.feedback import feedback_message
 from faq.knowledge_base import ButtonKey, ReplyKey, load_knowledge_base
 from faq.settings import SETTINGS, Settings
 
@@ -148,6 +150,26 @@ def group_pointer(bot_user: Optional[Dict[str, Any]]) -> OutgoingMessage:
     return OutgoingMessage(text, {"inline_keyboard": [[{"text": title, "url": f"https://t.me/{username}"}]]})
 
 
+def feedback_buttons() -> Tuple[str, str]:
+    """The titles of the feedback row under an answer: helpful, not helpful."""
+    buttons = load_knowledge_base().buttons
+    return buttons[ButtonKey.FEEDBACK_HELPFUL], buttons[ButtonKey.FEEDBACK_NOT_HELPFUL]
+
+
+def comment_prompt() -> Dict[str, Any]:
+    """After "Not helpful": the bot's question opens the patient's reply field."""
+    return {"force_reply": True, "input_field_placeholder": plain_text(ReplyKey.TELEGRAM_FEEDBACK_PLACEHOLDER)}
+
+
+def replies_to_comment_prompt(message: Dict[str, Any]) -> bool:
+    """A reply to the bot's "What was missing?": its text is the comment.
+    Known by the question's own text, so it holds on every instance and after
+    a restart."""
+    replied = message.get("reply_to_message") or {}
+    from_bot = (replied.get("from") or {}).get("is_bot") is True
+    return from_bot and str(replied.get("text") or "").strip() == plain_text(ReplyKey.FEEDBACK_ASK_COMMENT)
+
+
 def media_reply() -> str:
     return channel_text(ReplyKey.TELEGRAM_MEDIA, refusal=True, separator="\n\n")
 
@@ -156,7 +178,8 @@ class TelegramOutput(OutputChannel):
     """Sends bot messages with sendMessage, rendered from the reply payload;
     what Telegram does not accept goes to the outbox (channels/telegram_outbox.py).
     `keyboards`: each chat's message with live buttons (shared by the channel);
-    `starter`: a keyboard for a reply that has none (the greeting of /start)."""
+    `starter`: a keyboard for a reply that has none (the greeting of /start,
+    the reply field opened after "Not helpful")."""
 
     @classmethod
     def name(cls) -> str:
@@ -180,7 +203,8 @@ class TelegramOutput(OutputChannel):
             # The payload holds everything in `text`: don't send it twice.
             book_title = load_knowledge_base().buttons[ButtonKey.BOOK_VISIT]
             emergency = custom.get("escalation") == Escalation.EMERGENCY
-            await self.send_reply(recipient_id, render_payload(custom, book_title=book_title), emergency)
+            messages = render_payload(custom, book_title=book_title, feedback=feedback_buttons())
+            await self.send_reply(recipient_id, messages, emergency)
             return
         text = message.get("text") or ""
         for key in ("image", "attachment"):
@@ -240,7 +264,8 @@ class TelegramOutput(OutputChannel):
                 calls[i] = plain_params(params)
                 sent, error = await self._try(calls[i])
             if error is None:
-                delivered = ((sent or {}).get("message_id"), "reply_markup" in calls[i])
+                # Only an inline keyboard can be taken off later (not a ForceReply).
+                delivered = ((sent or {}).get("message_id"), "inline_keyboard" in (calls[i].get("reply_markup") or {}))
                 continue
             if error.retryable:
                 await self.outbox.put(calls[i:], emergency, tag, error)
@@ -434,6 +459,8 @@ class TelegramInput(InputChannel):
             else:
                 await out.send_html(chat_id, channel_text(ReplyKey.TELEGRAM_UNKNOWN_COMMAND, refusal=True))
             return
+        if replies_to_comment_prompt(message):
+            text = feedback_message(Verdict.NOT_HELPFUL, text)
         await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
 
     async def _addressed_to_bot(self, message: Dict[str, Any], text: Any, command: Any) -> bool:
@@ -498,6 +525,8 @@ class TelegramInput(InputChannel):
         except TelegramApiError as error:
             logger.warning("Telegram: %s", error)
         if usable:
+            if data == FEEDBACK_CALLBACKS[Verdict.NOT_HELPFUL]:
+                out.starter = comment_prompt()  # "What was missing?" opens the reply field
             await self._ask_bot(str(data), str(chat["id"]), message, out, on_new_message, agent)
 
     def _user_message(self, text: str, out: TelegramOutput, sender: str, message: Dict[str, Any]) -> UserMessage:

@@ -12,6 +12,8 @@ Rules (docs/telegram.md, "What the channel does with each payload field"):
 - suggestions become inline keyboard buttons (callback_data = their payload),
   at most three, without "Where does it say that?" when the quotes are
   already in the message;
+- an answer gets a last row of two small feedback buttons, "Helpful" and
+  "Not helpful" (callback_data = faq.feedback's message, under 64 bytes);
 - a handoff reply gets a booking URL button from payload.clinic (its title,
   "Book a visit", is the knowledge base's, passed in), before the suggestions;
 - every message stays under Telegram's 4,096-character limit; the keyboard
@@ -23,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from faq.contract import ReplyType, Verdict
+from faq.feedback import feedback_message
 from faq.knowledge_base import ButtonKey
 
 # Telegram counts the limit in UTF-16 code units after entity parsing; we
@@ -37,6 +41,8 @@ MAX_ANSWER_BUTTONS = 3
 # Starter buttons (short topic titles) fit two to a row.
 STARTER_BUTTONS_PER_ROW = 2
 ASK_SOURCE_PAYLOAD = f"/{ButtonKey.ASK_SOURCE}"
+# The feedback buttons' data: the only callback data with entities we accept.
+FEEDBACK_CALLBACKS = {str(v): feedback_message(v) for v in Verdict}
 
 SIREN = "\U0001f6a8"  # police car light
 
@@ -157,7 +163,7 @@ def valid_callback_data(data: Any) -> bool:
     return (
         isinstance(data, str)
         and len(data.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
-        and CALLBACK_DATA_PATTERN.match(data) is not None
+        and (CALLBACK_DATA_PATTERN.match(data) is not None or data in FEEDBACK_CALLBACKS.values())
     )
 
 
@@ -182,12 +188,15 @@ def shows_quotes(payload: Dict[str, Any]) -> bool:
     return any(_source_block(s) for s in payload.get("sources") or [] if isinstance(s, dict))
 
 
-def keyboard(payload: Dict[str, Any], book_title: Optional[str] = None) -> Optional[Dict[str, Any]]:
+def keyboard(
+    payload: Dict[str, Any], book_title: Optional[str] = None, feedback: Optional[Tuple[str, str]] = None
+) -> Optional[Dict[str, Any]]:
     """Inline keyboard of at most MAX_ANSWER_BUTTONS, one per row (titles are
     sentences, they don't fit side by side on a phone): a handoff's booking
     button titled `book_title` (the knowledge base's) first, then the
     suggestions, without "Where does it say that?" when the message already
-    quotes the article."""
+    quotes the article; under an answer, the `feedback` titles ("Helpful",
+    "Not helpful") side by side in a last row."""
     buttons: List[Dict[str, str]] = []
     clinic = payload.get("clinic") or {}
     if book_title and payload.get("type") == "handoff" and _http_url(clinic.get("booking_url")):
@@ -196,6 +205,8 @@ def keyboard(payload: Dict[str, Any], book_title: Optional[str] = None) -> Optio
     suggested = callback_buttons(payload.get("suggestions"))
     buttons += [b for b in suggested if not (quoted and b["callback_data"] == ASK_SOURCE_PAYLOAD)]
     rows = [[b] for b in buttons[:MAX_ANSWER_BUTTONS]]
+    if feedback and payload.get("type") == ReplyType.ANSWER:
+        rows.append([{"text": t, "callback_data": FEEDBACK_CALLBACKS[v]} for t, v in zip(feedback, Verdict)])
     return {"inline_keyboard": rows} if rows else None
 
 
@@ -248,11 +259,14 @@ def blocks_for_payload(payload: Dict[str, Any]) -> List[Block]:
 
 
 def render_payload(
-    payload: Dict[str, Any], book_title: Optional[str] = None, limit: int = MAX_MESSAGE_CHARS
+    payload: Dict[str, Any],
+    book_title: Optional[str] = None,
+    limit: int = MAX_MESSAGE_CHARS,
+    feedback: Optional[Tuple[str, str]] = None,
 ) -> List[OutgoingMessage]:
     """The Telegram messages for one reply payload; the keyboard is on the last."""
     texts = pack(blocks_for_payload(payload), limit) or ["\u2026"]
-    markup = keyboard(payload, book_title)
+    markup = keyboard(payload, book_title, feedback)
     return [OutgoingMessage(t, markup if i == len(texts) - 1 else None) for i, t in enumerate(texts)]
 
 

@@ -70,9 +70,26 @@ class Intent(_Named):
     OUT_OF_SCOPE = "out_of_scope"
     REPORT_SYMPTOM = "report_symptom"
     NLU_FALLBACK = "nlu_fallback"  # Rasa's FallbackClassifier
+    GIVE_FEEDBACK = "give_feedback"  # "Helpful" / "Not helpful" under an answer (faq/feedback.py)
 
 
 SMALLTALK_INTENTS: Tuple[Intent, ...] = (Intent.GREET, Intent.GOODBYE, Intent.THANKS, Intent.BOT_CHALLENGE)
+# Intents only our own buttons send ("/give_feedback{...}"), never typed: no
+# training examples on purpose (`rasa data validate` only notes it).
+BUTTON_ONLY_INTENTS: Tuple[Intent, ...] = (Intent.GIVE_FEEDBACK,)
+
+
+class Verdict(_Named):
+    """What a patient said of an answer (the `verdict` entity of give_feedback)."""
+
+    HELPFUL = "helpful"
+    NOT_HELPFUL = "not_helpful"
+
+
+# The entities of give_feedback: the verdict, and what was missing (one line).
+VERDICT_ENTITY = "verdict"
+COMMENT_ENTITY = "comment"
+FEEDBACK_ENTITIES: Tuple[str, ...] = (VERDICT_ENTITY, COMMENT_ENTITY)
 # A knowledge-base topic `x` is the intent `ask_x`.
 TOPIC_INTENT_PREFIX = "ask_"
 

@@ -17,7 +17,9 @@ from faq.contract import (
     Intent,
     ReplyType,
     TriageLevel,
+    Verdict,
 )
+from faq.feedback import Feedback, feedback_from_entities
 from faq.knowledge_base import ButtonKey, KnowledgeBase, ReplyKey, Topic
 from faq.replies import Reply, matching_quotes, topic_answer, topic_suggestions, topics_answer
 from faq.settings import SETTINGS
@@ -77,6 +79,22 @@ def _where_does_it_say(kb: KnowledgeBase, conv: Conversation) -> Turn:
     return Turn(reply, topic.id, conv.shown_topics)
 
 
+def _feedback(kb: KnowledgeBase, conv: Conversation, feedback: Feedback) -> Reply:
+    """Thanks for "Helpful" (with the answer's follow-ups again, as its buttons
+    are gone on Telegram); "Not helpful" asks what was missing; a comment gets
+    thanks and the clinic's contact."""
+    if feedback.comment:
+        return Reply(
+            type=ReplyType.SMALLTALK,
+            answer=kb.reply(ReplyKey.FEEDBACK_COMMENT_THANKS),
+            suggestions=[kb.suggestion(ButtonKey.HANDOFF)],
+        )
+    if feedback.verdict == Verdict.NOT_HELPFUL:
+        return Reply(type=ReplyType.SMALLTALK, answer=kb.reply(ReplyKey.FEEDBACK_ASK_COMMENT))
+    follow_ups = topic_suggestions(kb, kb.topic(conv.last_topic)) if conv.last_topic else []
+    return Reply(type=ReplyType.SMALLTALK, answer=kb.reply(ReplyKey.FEEDBACK_THANKS), suggestions=follow_ups)
+
+
 def _asked_topics(kb: KnowledgeBase, intent: Optional[str], topics: Optional[Sequence[str]]) -> List[Topic]:
     """The intent's topic, then the message's other asked topics (at most MAX_TOPICS)."""
     first = kb.topic_for_intent(intent)
@@ -114,12 +132,14 @@ def respond(
     about_subject: Optional[bool] = None,
     about_treatment: Optional[bool] = None,
     max_chars: int = SETTINGS.max_message_chars,
+    feedback: Optional[Feedback] = None,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
     symptom assessment (message["triage"], docs/triage.md), if any; `topics`
     the topics of the questions the message asks (message["topics"]), the
     first being the intent's; `about_subject` whether the message names the
-    article's subject (None: not known, e.g. a button)."""
+    article's subject (None: not known, e.g. a button); `feedback` the
+    verdict and comment of a give_feedback message."""
     keep = (conv.last_topic, conv.shown_topics)
     # Nothing in the message or the conversation so far is about Botox (or the treatment).
     elsewhere = about_subject is False and not conv.last_topic
@@ -134,6 +154,9 @@ def respond(
         return Turn(_fallback(kb, ReplyKey.TOO_LONG), *keep)
     if not text.strip() or not intent:
         return Turn(_fallback(kb, ReplyKey.BAD_INPUT), *keep)
+    if intent == Intent.GIVE_FEEDBACK:
+        # The conversation goes on where it was: feedback is not a question.
+        return Turn(_feedback(kb, conv, feedback or Feedback()), *keep)
     asked = _asked_topics(kb, intent, topics)
     if asked and elsewhere:
         return Turn(_fallback(kb), *keep)
@@ -170,4 +193,5 @@ def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversatio
         topics=parse.get(TOPICS_KEY),
         about_subject=parse.get(SUBJECT_KEY),
         about_treatment=parse.get(TREATMENT_KEY),
+        feedback=feedback_from_entities(parse.get("entities")),
     )

@@ -56,6 +56,10 @@ class ReplyKey(_Named):
     SYMPTOM_ELSEWHERE = "symptom_elsewhere"
     BAD_INPUT = "bad_input"
     TOO_LONG = "too_long"
+    # answer feedback (faq/feedback.py): thanks; after "not helpful", what was missing?
+    FEEDBACK_THANKS = "feedback_thanks"
+    FEEDBACK_ASK_COMMENT = "feedback_ask_comment"
+    FEEDBACK_COMMENT_THANKS = "feedback_comment_thanks"
     # every fallback and refusal ends with it (with_emergency_line)
     EMERGENCY_LINE = "emergency_line"
     # channels/guarded.py: refusals and the safe reply ({max_chars}: the length limit)
@@ -79,6 +83,8 @@ class ReplyKey(_Named):
     TELEGRAM_BUTTON_UNUSABLE = "telegram_button_unusable"
     TELEGRAM_CLINIC_TITLE = "telegram_clinic_title"
     TELEGRAM_CLINIC = "telegram_clinic"
+    # the hint in the reply field Telegram opens after "Not helpful" (ForceReply)
+    TELEGRAM_FEEDBACK_PLACEHOLDER = "telegram_feedback_placeholder"
     # the command menu (channels/telegram_commands.py)
     TELEGRAM_COMMAND_START = "telegram_command_start"
     TELEGRAM_COMMAND_HELP = "telegram_command_help"
@@ -89,13 +95,16 @@ class ReplyKey(_Named):
 class ButtonKey(_Named):
     """The `buttons:` titles the code uses: suggestion buttons send `/<key>`
     as the user's message; `book_visit` opens clinic.yml's booking_url,
-    `open_private_chat` the bot's private chat (Telegram)."""
+    `open_private_chat` the bot's private chat (Telegram); the feedback
+    buttons under an answer (Telegram) send faq.feedback's messages."""
 
     TELL_ME_MORE = "tell_me_more"
     ASK_SOURCE = "ask_source"
     HANDOFF = "handoff"
     BOOK_VISIT = "book_visit"
     OPEN_PRIVATE_CHAT = "open_private_chat"
+    FEEDBACK_HELPFUL = "feedback_helpful"
+    FEEDBACK_NOT_HELPFUL = "feedback_not_helpful"
     # Telegram's starter buttons on /start: topic intents (/ask_<topic id>)
     ASK_SAFETY = "ask_safety"
     ASK_COMMON_SIDE_EFFECTS = "ask_common_side_effects"

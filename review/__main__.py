@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         import rasa.core.tracker_store
         import rasa.utils.endpoints  # noqa: F401
     started = time.perf_counter()
-    from review import candidates, cluster, figures, load, privacy, report, retention
+    from review import candidates, cluster, feedback, figures, load, privacy, report, retention
 
     days = args.retention_days if args.retention_days is not None else retention.retention_days()
     cutoff = retention.cutoff_timestamp(days)
@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     loaded = time.perf_counter()
     exchanges = figures.exchanges_from_events(load.group_by_sender(raw))
     figs = figures.compute(exchanges, first_day, args.until, low_confidence=args.low_confidence)
+    rated = feedback.rated_answers(t for t in exchanges if first_day <= t.day <= args.until)
     groups = cluster.group_similar([t.text for t in figs.unanswered])
     pseudonym = privacy.Pseudonymiser(privacy.load_secret())
     clipped = " (clipped from " + args.since.isoformat() + ")" if first_day > args.since else ""
@@ -132,6 +133,7 @@ def main(argv=None) -> int:
         meta,
         fallback_threshold=_fallback_threshold(args.config),
         low_confidence=args.low_confidence,
+        rated=rated,
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -139,11 +141,12 @@ def main(argv=None) -> int:
     header = (
         f"NLU candidates from the clinic review {first_day.isoformat()} to {args.until.isoformat()}\n"
         f"({len(figs.unanswered)} unanswered in {len(groups)} groups, "
-        f"{len(figs.low_confidence)} answered below confidence {args.low_confidence:g})."
+        f"{len(figs.low_confidence)} answered below confidence {args.low_confidence:g}, "
+        f"{sum(r.verdict != 'helpful' for r in rated)} answers marked not helpful)."
     )
     nlu = Path(args.nlu_out)
     nlu.parent.mkdir(parents=True, exist_ok=True)
-    nlu.write_text(candidates.nlu_yaml(groups, figs.low_confidence, privacy.redact, header), encoding="utf-8")
+    nlu.write_text(candidates.nlu_yaml(groups, figs.low_confidence, privacy.redact, header, rated), encoding="utf-8")
     if args.json_out:
         data = figs.as_dict(pseudonym)
         data["unanswered_groups"] = [
@@ -151,6 +154,7 @@ def main(argv=None) -> int:
         ]
         for item in data["audited_escalations"]:
             item["text"] = privacy.redact(item["text"])
+        data["feedback"] = feedback.as_dict(rated, pseudonym, privacy.redact)
         data["retention_days"] = days
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")

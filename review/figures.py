@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from faq.contract import CONTINUED_SESSION, Escalation  # docs/payload.md
+from faq.contract import CONTINUED_SESSION, Escalation, Intent  # docs/payload.md
+from faq.feedback import Feedback, feedback_from_entities
 
 ESCALATION_LEVELS = tuple(e.value for e in Escalation)
 
@@ -43,6 +44,8 @@ class Exchange:
     # "/intent" button payloads skip NLU: no confidence, never a candidate.
     is_payload: bool = False
     triage: Optional[Any] = None
+    # "Helpful" / "Not helpful" and its comment: not a question (review/feedback.py).
+    feedback: Optional[Feedback] = None
     payloads: List[Dict[str, Any]] = field(default_factory=list)
     reply_texts: List[str] = field(default_factory=list)
 
@@ -79,6 +82,12 @@ class Exchange:
         return "\n\n".join(self.reply_texts)
 
     @property
+    def only_feedback(self) -> bool:
+        """Feedback on an answer and nothing else: not a patient message. A
+        comment that reported a symptom (and was triaged) is one."""
+        return self.feedback is not None and self.reply_type != "triage"
+
+    @property
     def unanswered(self) -> bool:
         return self.reply_type == "fallback"
 
@@ -95,6 +104,10 @@ def _nlu(parse_data: Dict[str, Any]) -> Tuple[Optional[str], Optional[float], Op
         else:
             guess, guess_conf = None, None
     return name, (float(guess_conf) if guess_conf is not None else None), guess
+
+
+def _feedback(intent: Optional[str], parse_data: Dict[str, Any]) -> Optional[Feedback]:
+    return feedback_from_entities(parse_data.get("entities")) if intent == Intent.GIVE_FEEDBACK else None
 
 
 def exchanges_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> List[Exchange]:
@@ -122,6 +135,7 @@ def exchanges_from_events(events_by_sender: Dict[str, List[Dict[str, Any]]]) -> 
                     guessed_intent=guess,
                     is_payload=is_payload,
                     triage=parse_data.get("triage"),
+                    feedback=_feedback(name, parse_data),
                 )
                 exchanges.append(current)
             elif kind == "bot" and current is not None:
@@ -210,8 +224,9 @@ def _median(values: Sequence[float]) -> Optional[float]:
 
 
 def compute(exchanges: Iterable[Exchange], first_day: date, last_day: date, low_confidence: float = 0.75) -> Figures:
-    """Figures of the exchanges whose day lies in [first_day, last_day]."""
-    exchanges = [t for t in exchanges if first_day <= t.day <= last_day]
+    """Figures of the exchanges whose day lies in [first_day, last_day].
+    Feedback on answers is not a patient message here: review/feedback.py counts it."""
+    exchanges = [t for t in exchanges if first_day <= t.day <= last_day and not t.only_feedback]
     days = days_between(first_day, last_day)
     per_day: OrderedDict[date, Dict[str, Any]] = OrderedDict(
         (

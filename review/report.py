@@ -22,8 +22,10 @@ import matplotlib.pyplot as plt
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from review.cluster import QuestionGroup
+from review.feedback import RatedAnswer, TopicFeedback, not_helpful_rows, per_topic
 from review.figures import Figures
 
+VERDICT_COLOURS = {"helpful": "#74c476", "not helpful": "#fd8d3c"}
 LEVEL_COLOURS = {"routine": "#6baed6", "clinic": "#fd8d3c", "emergency": "#d62728"}
 MAX_EXAMPLES = 6
 
@@ -86,6 +88,25 @@ def plot_topics(f: Figures) -> Optional[str]:
     ax.set_xlabel("answers given")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def plot_feedback(topics: List[TopicFeedback]) -> Optional[str]:
+    """Helpful and not helpful per topic (stacked), the helpful rate at the bar's end."""
+    if not topics:
+        return None
+    topics = list(reversed(topics))
+    fig, ax = _fig(0.8 + 0.32 * len(topics))
+    names = [t.topic for t in topics]
+    helpful = [t.helpful for t in topics]
+    ax.barh(names, helpful, color=VERDICT_COLOURS["helpful"], label="helpful")
+    bars = ax.barh(names, [t.not_helpful for t in topics], left=helpful, color=VERDICT_COLOURS["not helpful"])
+    bars.set_label("not helpful")
+    ax.bar_label(bars, labels=[f"{_pct(t.helpful_rate)} helpful" for t in topics], padding=3, fontsize=8)
+    ax.set_xlabel("answers rated")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.spines[["top", "right"]].set_visible(False)
+    _legend_above(ax)
     return _png(fig)
 
 
@@ -197,6 +218,7 @@ def render(
     meta: Dict[str, str],
     fallback_threshold: float,
     low_confidence: float,
+    rated: Sequence[RatedAnswer] = (),
 ) -> str:
     """The page (templates/report.html). Patient text is redacted and senders
     pseudonymised here, before the template sees them; the template escapes."""
@@ -209,6 +231,10 @@ def render(
         Card("clinic", f.escalations.get("clinic", 0), "clinic escalations", "clinic"),
         Card("emergency", f.escalations.get("emergency", 0), "emergency escalations", "emergency"),
     ]
+    topics = per_topic(rated)
+    helpful_rate = sum(t.helpful for t in topics) / len(rated) if rated else None
+    rate = None if helpful_rate is None else f"{_pct(helpful_rate)} helpful"
+    cards.append(Card("feedback", len(rated), "answers rated by patients", small=rate))
     summary = Counter((t.escalation, t.reply_type, t.topic or "", t.intent or "") for t in f.audited)
     return TEMPLATES.get_template("report.html").render(
         f=f,
@@ -223,7 +249,10 @@ def render(
             "fallback": plot_fallback_rate(f),
             "escalations": plot_escalations(f),
             "confidence": plot_confidence(f, fallback_threshold, low_confidence),
+            "feedback": plot_feedback(topics),
         },
+        feedback_topics=topics,
+        not_helpful=not_helpful_rows(rated, pseudonym, redact),
         groups=[_group_row(g, redact) for g in groups],
         audit_summary=[
             (*key, n) for key, n in sorted(summary.items(), key=lambda kv: (kv[0][0] != "emergency", -kv[1], kv[0]))

@@ -43,6 +43,8 @@ from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from faq.feedback import comment_in
+
 logger = logging.getLogger(__name__)
 
 TRIAGE_KEY = "triage"
@@ -142,11 +144,17 @@ class TriageClassifier(GraphComponent):
         text = message.get(TEXT)
         if not text or self.detector is None:
             return
-        assessment = self.detector.assess(text)
+        comment = comment_in(text)
+        assessment = self.detector.assess(comment or text)
         if not assessment.is_report:
             if assessment.mentions:
                 self._demote(message)
             return
+        if comment:
+            # A symptom written as feedback ("what was missing?": "now I can't
+            # breathe") is a report: Rasa's RegexMessageHandler, after us, would
+            # rebuild a "/give_feedback{...}" message without the triage.
+            message.set(TEXT, comment, add_to_output=True)
         triage = assessment.as_dict()
         previous = message.get(INTENT) or {}
         ranking = self._ranking_without_report(message)

@@ -38,6 +38,10 @@
   const MAX_CHARS = 2000; // faq.settings max_message_chars
   const SOURCES_INTRO = "Here is where the article says it:"; // data/knowledge_base.yml replies.sources_intro
   const NEEDS_CONTEXT = ["/tell_me_more", "/ask_source"]; // answered from the server session's last topic
+  // Answer feedback as Rasa intent messages (faq/feedback.py): the verdict, then maybe one line of what was missing.
+  const FEEDBACK_INTENT = "/give_feedback";
+  const COMMENT_CHARS = 200; // faq.feedback MAX_COMMENT_CHARS
+  const feedback = (verdict, comment) => FEEDBACK_INTENT + JSON.stringify(comment ? { verdict, comment } : { verdict });
 
   // Conversation state, kept in this browser (per server): localStorage, or
   // sessionStorage when the page or the patient chose "this tab only".
@@ -161,6 +165,12 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
 .f{padding:0 12px 8px;font-size:12px;color:#4a4f57;background:#fff}
 .f button{background:none;border:0;padding:4px 0;margin-right:12px;color:#0a4f96;text-decoration:underline;cursor:pointer;font-size:12px}
 .k{display:block;text-align:right}
+.fb{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;font-size:13px;color:#4a4f57}
+.fb button{background:#fff;color:#0a4f96;border:1px solid #0a4f96;border-radius:12px;padding:1px 10px;cursor:pointer}
+.fb button:disabled{color:#4a4f57;border-color:#9ca3af;cursor:default}
+.fb button[aria-pressed=true]{background:#0a4f96;color:#fff}
+.g .cm{display:flex;flex-wrap:wrap;gap:6px;width:100%;align-items:center}
+.cm input{flex:1 1 180px;min-width:0;font-size:16px;border:1px solid #6b7280;border-radius:8px;padding:5px 8px}
 @media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}.l{bottom:12px;${side}:12px}}
 `;
   // A constructed stylesheet needs no 'unsafe-inline' in the host page's CSP; <style> is the fallback.
@@ -290,6 +300,34 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
       details.append(list);
       box.append(details);
     }
+    if (p.type === "answer") feedbackRow(box, entry);
+    return box;
+  };
+  // "Helpful" / "Not helpful" under the latest answer only (the review counts
+  // feedback for the answer before it), disabled once one is chosen.
+  let liveFeedback = null, askedComment = false;
+  const feedbackRow = (box, entry) => {
+    liveFeedback?.remove();
+    liveFeedback = el("div", "fb", "Was this helpful?", { role: "group", "aria-label": "Was this answer helpful?" });
+    for (const [verdict, title] of [["helpful", "Helpful"], ["not_helpful", "Not helpful"]]) {
+      const b = button(title, () => { entry.fb = verdict; askedComment = verdict !== "helpful"; send(feedback(verdict), title); feedbackRow(box, entry); input.focus(); });
+      b.disabled = !!entry.fb;
+      b.setAttribute("aria-pressed", String(entry.fb === verdict));
+      liveFeedback.append(b);
+    }
+    box.append(liveFeedback);
+  };
+  // After "Not helpful" the bot asks what was missing: one optional line, or Skip.
+  const commentForm = (reply) => {
+    const box = el("div", "cm");
+    const field = el("input", null, null, { id: "bc-comment", maxlength: String(COMMENT_CHARS), autocomplete: "off" });
+    const done = (text) => { reply.k = 1; if (text) send(feedback("not_helpful", text), text); else { save(); showSuggestions(); } input.focus(); };
+    const submit = () => done(field.value.split(/\s+/).join(" ").trim().slice(0, COMMENT_CHARS));
+    field.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.isComposing) { e.preventDefault(); submit(); } });
+    box.append(el("label", null, "What was missing? (optional)", { for: "bc-comment" }), field, button("Send", submit), button("Skip", () => done("")));
+    // Just asked, and the patient has not started typing elsewhere: the field gets the focus.
+    if (askedComment && !input.value && root.activeElement === input) queueMicrotask(() => field.focus());
+    askedComment = false;
     return box;
   };
   const refusal = (problem) => `Sorry, the assistant could not take this message (${problem}). Sending it again would not help: the chat on this page has a problem. If it is urgent, call:`;
@@ -317,6 +355,8 @@ form button{background:var(--a);color:var(--fa);border:0;border-radius:8px;paddi
     suggestions.replaceChildren();
     const last = state.log[state.log.length - 1];
     if (!last || last.m != null || queue().length) return;
+    const asked = state.log.filter((e) => e.m != null).pop();
+    if (last.b && !last.k && asked && asked.m === feedback("not_helpful")) suggestions.append(commentForm(last));
     // The server forgets the last topic when its session ends: follow-ups that need it stop working.
     const stale = Date.now() - last.at > config.idleMs;
     let disabled = 0;

@@ -2,17 +2,19 @@
 updates as Telegram sends them, and talks back to a fake Bot API server on
 127.0.0.1 (tests/support/fake_telegram.py); the tests check what the bot sent."""
 
+import html
 import re
 
 import pytest
 import yaml
-from fake_telegram import FakeTelegram
+from fake_telegram import BOT_USER, FakeTelegram
 from servers import PROJECT_ROOT, RasaStack, http_json
 from telegram_updates import credentials, private_chat, update
 from telegram_updates import post as post_update
 
 from channels.telegram_commands import starter_buttons
 from channels.telegram_format import SIREN, escape
+from faq.feedback import feedback_message
 from faq.knowledge_base import load_knowledge_base
 
 RASA_PORT, ACTION_PORT = 5405, 5455
@@ -173,6 +175,56 @@ def test_a_new_answer_takes_the_buttons_off_the_previous_one(stack, fake):
     assert fake.keyboard(5015, first["message_id"]) == []
     assert fake.keyboard(5015, second["message_id"])
     assert all(call["link_preview_options"] == {"is_disabled": True} for call in sent_to(fake, 5015))
+
+
+def tap(chat, data, n):
+    """A callback query: the patient taps the button with this data."""
+    user = {"id": chat["id"], "is_bot": False, "first_name": "Pat"}
+    message = {"message_id": 1, "date": 1700000000, "chat": chat, "text": "..."}
+    query = {"id": f"cbq-fb-{n}", "chat_instance": "44", "data": data, "from": user, "message": message}
+    return {"update_id": 940000 + n, "callback_query": query}
+
+
+def test_feedback_buttons_store_the_verdict_and_a_reply_to_what_was_missing_is_the_comment(stack, fake):
+    chat = private_chat(5016)
+    assert post(update(chat, text="is botox safe?")) == 200
+    [answer] = sent_to(fake, 5016)
+    rows = answer["reply_markup"]["inline_keyboard"]
+    assert len(rows) <= 4 and all(len(r) == 1 for r in rows[:-1])  # at most 3 buttons, then the feedback row
+    helpful, not_helpful = rows[-1]
+    assert [helpful["text"], not_helpful["text"]] == [
+        KB.buttons["feedback_helpful"],
+        KB.buttons["feedback_not_helpful"],
+    ]
+    assert post(tap(chat, helpful["callback_data"], 1)) == 200
+    assert sent_to(fake, 5016)[-1]["text"] == escape(KB.replies["feedback_thanks"])
+    assert fake.keyboard(5016, fake.answered("sendMessage")[0]["message_id"]) == []  # the old keyboard goes
+
+    assert post(update(chat, text="what are the side effects of botox?")) == 200
+    fake.clear()
+    assert post(tap(chat, not_helpful["callback_data"], 2)) == 200
+    assert fake.calls("answerCallbackQuery") == [{"callback_query_id": "cbq-fb-2"}]
+    [prompt] = sent_to(fake, 5016)
+    assert prompt["reply_markup"] == {"force_reply": True, "input_field_placeholder": "What was missing? (optional)"}
+    asked = {"message_id": fake.answered("sendMessage")[-1]["message_id"], "date": 1700000001, "chat": chat}
+    asked |= {"from": BOT_USER, "text": html.unescape(prompt["text"])}
+    assert post(update(chat, text="how long the bruising lasts", reply_to_message=asked)) == 200
+    assert KB.replies["feedback_comment_thanks"].split(":")[0] in sent_to(fake, 5016)[-1]["text"]
+
+    tracker = http_json(f"{stack.url}/conversations/telegram-5016/tracker")
+    stored = [
+        (e["text"], {x["entity"]: x["value"] for x in e["parse_data"]["entities"]})
+        for e in tracker["events"]
+        if e.get("event") == "user" and e["parse_data"]["intent"]["name"] == "give_feedback"
+    ]
+    assert stored == [
+        (feedback_message("helpful"), {"verdict": "helpful"}),
+        (feedback_message("not_helpful"), {"verdict": "not_helpful"}),
+        (
+            feedback_message("not_helpful", "how long the bruising lasts"),
+            {"verdict": "not_helpful", "comment": "how long the bruising lasts"},
+        ),
+    ]
 
 
 @pytest.mark.parametrize("body", [["not", "an", "update"], {"message": {"text": "hi"}}, {"update_id": "1"}, "null"])

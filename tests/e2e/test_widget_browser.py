@@ -11,13 +11,12 @@ are real. Screenshots: tests/artifacts/widget-*.png (375 and 1280 px wide).
 
 import json
 import re
-import shutil
 import socket
 import time
 from pathlib import Path
 
 import pytest
-from servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, RasaStack, payloads
+from servers import ARTIFACTS, AXE, DESKTOP, RasaStack, payloads
 
 from faq.clinic import load_clinic
 from faq.knowledge_base import ButtonKey, load_knowledge_base
@@ -27,7 +26,6 @@ from widget.serve import serve_in_thread
 
 RASA_PORT, ACTION_PORT, PAGE_PORT = 5305, 5355, 8380
 PAGE = f"http://127.0.0.1:{PAGE_PORT}/"
-AXE = PROJECT_ROOT / "build" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 REPLY_TIMEOUT_MS = 90_000
 EMERGENCY_MESSAGE = "I had Botox yesterday and now I can't breathe"  # tests/data/triage_cases.yml
@@ -35,7 +33,7 @@ CLINIC = load_clinic()
 EMERGENCY_NUMBER = CLINIC.contact["emergency_number"]
 CLINIC_TEL = "tel:" + re.sub(r"[^\d+]", "", CLINIC.contact["phone"])
 CALL_CLINIC = f"Call {CLINIC.contact['name']}: {CLINIC.contact['phone']}"  # the clinic's tel: link
-DESKTOP, MOBILE = {"width": 1280, "height": 860}, {"width": 375, "height": 740}
+MOBILE = {"width": 375, "height": 740}
 LOG, BOT, PATIENT = "#botox-chat [role=log]", "#botox-chat [role=log] .b", "#botox-chat [role=log] .u"
 NOTICE = "#botox-chat .n"
 
@@ -67,33 +65,7 @@ def demo(stack):
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(str(CHROMIUM)) and not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh (Debian's chromium)")
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run scripts/install_browser.sh (axe-core from npm)")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, demo):
-    """A fresh browser profile (empty localStorage) on the demo page; fails on any JS alert, page error or
-    violation of the page's Content-Security-Policy (widget/serve.py)."""
-    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
-    tab = context.new_page()
-    problems = []
-    tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    tab.on("console", lambda m: "Content Security Policy" in m.text and problems.append(f"CSP: {m.text}"))
-    tab.goto(demo)
-    yield tab
-    context.close()
-    assert not problems, problems
+# `browser` and `page` (a fresh profile on `demo`): tests/e2e/conftest.py.
 
 
 def shot(page, name):

@@ -116,9 +116,23 @@ def _unknown(what: str, given: Any, known: Any) -> List[str]:
     return [f"{what}: unknown field {name!r}" for name in sorted(set(given) - set(known))]
 
 
+FORCE_REPLY_FIELDS = {"force_reply", "input_field_placeholder", "selective"}
+
+
+def _force_reply_problems(markup: Dict[str, Any]) -> List[str]:
+    found = _unknown("ForceReply", markup, FORCE_REPLY_FIELDS)
+    if markup.get("force_reply") is not True:
+        found.append("ForceReply: force_reply must be True")
+    if not 1 <= len(markup.get("input_field_placeholder", "x")) <= 64:
+        found.append("ForceReply: input_field_placeholder must be 1-64 characters")
+    return found
+
+
 def _reply_markup_problems(markup: Any) -> List[str]:
+    if isinstance(markup, dict) and "force_reply" in markup:
+        return _force_reply_problems(markup)
     if not isinstance(markup, dict) or not isinstance(markup.get("inline_keyboard"), list):
-        return ["reply_markup: not an InlineKeyboardMarkup"]
+        return ["reply_markup: not an InlineKeyboardMarkup or ForceReply"]
     found = _unknown("reply_markup", markup, {"inline_keyboard"})
     for row in markup["inline_keyboard"]:
         for button in row if isinstance(row, list) else [None]:

@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# axe-core (scripts/install_browser.sh), injected into pages the browser tests check.
+AXE = PROJECT_ROOT / "build" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1280, "height": 860}
 BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "botox-faq.tar.gz"
 START_TIMEOUT_S = 180

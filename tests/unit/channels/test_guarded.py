@@ -8,6 +8,7 @@ from channels.guard import Guard
 from channels.guarded import GuardedMessages, safe_reply, scan_windows
 from channels.rest import RestOutput
 from faq.clinic import load_clinic
+from faq.feedback import feedback_message
 from faq.knowledge_base import ReplyKey, load_knowledge_base
 
 CLINIC = load_clinic()
@@ -91,6 +92,14 @@ async def test_a_silent_bot_gets_the_safe_reply_but_a_silent_command_does_not():
     assert "something went wrong" in payload["text"] and payload["text"].endswith(EMERGENCY_LINE)
     _, _, items, _ = await handle("/restart", bot=Bot(answer=False))
     assert items == []
+
+
+@pytest.mark.asyncio
+async def test_an_emergency_written_as_feedback_gets_the_emergency_advice_when_the_bot_fails():
+    comment = feedback_message("not_helpful", REPORT)
+    _, agent, _, [payload] = await handle(comment, bot=Bot(answer=False))
+    assert agent.parsed == [REPORT]  # the comment, not the /give_feedback command, was read
+    assert payload["escalation"] == "emergency"
 
 
 def test_scan_windows_cover_the_text_with_overlap():

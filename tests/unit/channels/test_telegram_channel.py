@@ -7,44 +7,41 @@ import subprocess
 import sys
 
 import pytest
-import pytest_asyncio
-from fake_telegram import BOT_USER, FakeTelegram
+from conftest import SECRET, TOKEN
+from fake_telegram import BOT_USER
 from servers import PROJECT_ROOT
 
-from channels.telegram import START_MESSAGE, TelegramInput, channel_text, clinic_message, media_reply
+from channels.telegram import (
+    START_MESSAGE,
+    TelegramInput,
+    channel_text,
+    clinic_message,
+    feedback_buttons,
+    media_reply,
+)
 from channels.telegram_api import TelegramApiError
 from channels.telegram_chats import GroupPointers
 from channels.telegram_commands import ALLOWED_UPDATES, COMMANDS
 from channels.telegram_format import OutgoingMessage
 from faq.clinic import load_clinic
+from faq.feedback import feedback_message
 from faq.knowledge_base import ReplyKey
 from faq.settings import Settings
 
-TOKEN = "123456:TEST-token_abc"
-SECRET = "s3cret-Webhook_token"
 PRIVATE = {"id": 4242, "type": "private", "first_name": "Pat"}
 GROUP = {"id": -100777, "type": "supergroup", "title": "Clinic fans"}
 USER = {"id": 4242, "is_bot": False, "first_name": "Pat"}
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram(TOKEN) as api:
-        yield api
-
-
-@pytest_asyncio.fixture
-async def channel(fake):
-    channel = TelegramInput(TOKEN, SECRET, fake.url)
-    yield channel
-    await channel.api.close()
+HELPFUL, NOT_HELPFUL = feedback_message("helpful"), feedback_message("not_helpful")
+FEEDBACK = [HELPFUL, NOT_HELPFUL]
+TELL_ME_MORE = {"title": "Tell me more", "payload": "/tell_me_more"}
 
 
 class Bot:
     """Stands in for Rasa: records user messages, answers like action_reply."""
 
-    def __init__(self, reply=True, fail=False, suggestions=({"title": "Tell me more", "payload": "/tell_me_more"},)):
+    def __init__(self, reply=True, fail=False, suggestions=(TELL_ME_MORE,), kind="answer"):
         self.messages, self.reply, self.fail, self.suggestions = [], reply, fail, list(suggestions)
+        self.answer, self.kind = "Answer <1>", kind
 
     async def __call__(self, message):
         self.messages.append(message)
@@ -54,11 +51,11 @@ class Bot:
             await message.output_channel.send_response(
                 message.sender_id,
                 {
-                    "text": "Answer <1>",
+                    "text": self.answer,
                     "custom": {
-                        "type": "answer",
-                        "text": "Answer <1>",
-                        "answer": "Answer <1>",
+                        "type": self.kind,
+                        "text": self.answer,
+                        "answer": self.answer,
                         "escalation": "none",
                         "advice": None,
                         "sources": [],
@@ -112,7 +109,7 @@ def buttons(call):
 @pytest.mark.asyncio
 async def test_start_shows_the_main_topics_as_buttons(channel, fake):
     chat = private(4301)
-    await channel.handle_update(message("/start", chat=chat), Bot(suggestions=()))
+    await channel.handle_update(message("/start", chat=chat), Bot(suggestions=(), kind="smalltalk"))
     [greeting] = fake.calls("sendMessage")
     assert [b["callback_data"] for b in buttons(greeting)] == [
         "/ask_safety",
@@ -122,7 +119,7 @@ async def test_start_shows_the_main_topics_as_buttons(channel, fake):
     ]
     fake.clear()
     await channel.handle_update(message("is botox safe?", chat=chat), Bot())  # only /start gets them
-    assert [b["callback_data"] for b in buttons(fake.calls("sendMessage")[0])] == ["/tell_me_more"]
+    assert [b["callback_data"] for b in buttons(fake.calls("sendMessage")[0])] == ["/tell_me_more", *FEEDBACK]
 
 
 @pytest.mark.asyncio
@@ -148,7 +145,7 @@ async def test_a_new_answer_takes_the_buttons_off_the_previous_one(channel, fake
     first_id, second_id = 101, 102  # the fake numbers its messages from 101
     assert fake.calls("editMessageReplyMarkup") == [{"chat_id": "4303", "message_id": first_id}]
     assert fake.keyboard(4303, first_id) == []
-    assert [b["text"] for b in fake.keyboard(4303, second_id)] == ["Tell me more"]
+    assert [b["text"] for b in fake.keyboard(4303, second_id)] == ["Tell me more", *feedback_buttons()]
     await channel.handle_update(message("/help", chat=chat), Bot())  # the channel's own message: buttons stay
     assert len(fake.calls("editMessageReplyMarkup")) == 1 and fake.keyboard(4303, second_id)
 

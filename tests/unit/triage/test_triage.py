@@ -365,3 +365,17 @@ def test_triage_reply_without_a_readable_policy_still_escalates(kb, clinic, monk
     reply = module.triage_reply(kb, clinic, {"level": "emergency", "escalation": "emergency"})
     text, payload = render(reply, clinic)
     assert payload["escalation"] == "emergency" and text.startswith(clinic.advice("emergency"))
+
+
+def test_component_triages_a_symptom_written_as_feedback_and_keeps_it_a_report(detector):
+    """Rasa's RegexMessageHandler rebuilds a "/give_feedback{...}" message after us
+    (and would drop the triage): a report in the comment becomes the message's text."""
+    from faq.feedback import feedback_message
+    from triage.component import TriageClassifier
+
+    report = _message(feedback_message("not_helpful", "I had Botox yesterday and now I can't breathe"))
+    plain = _message(feedback_message("not_helpful", "the price per area"))
+    TriageClassifier({}, detector=detector).process([report, plain])
+    assert report.get("text") == "I had Botox yesterday and now I can't breathe" and "text" in report.output_properties
+    assert report.get("intent")["name"] == "report_symptom" and report.get("triage")["level"] == "emergency"
+    assert plain.get("text").startswith("/give_feedback{") and plain.get("triage") is None

@@ -9,6 +9,7 @@ import re
 import yaml
 
 from faq.contract import Intent
+from faq.feedback import MAX_COMMENT_CHARS, feedback_message
 from faq.settings import PROJECT_ROOT, SETTINGS
 
 SCRIPT = (PROJECT_ROOT / "widget" / "botox-chat.js").read_text(encoding="utf-8")
@@ -40,3 +41,12 @@ def test_follow_ups_that_need_the_last_answer_are_real_intents():
 
 def test_size_budget():
     assert len(gzip.compress(SCRIPT.encode(), compresslevel=9)) < GZIP_BUDGET_BYTES
+
+
+def test_feedback_is_faq_feedbacks_message():
+    """The widget writes faq.feedback's messages itself: `/give_feedback` and the
+    entities as compact JSON (JSON.stringify), the comment's length limit."""
+    assert constant("FEEDBACK_INTENT") == f'"{feedback_message("helpful").split("{")[0]}"'
+    assert int(constant("COMMENT_CHARS")) == MAX_COMMENT_CHARS
+    assert "JSON.stringify(comment ? { verdict, comment } : { verdict })" in SCRIPT
+    assert feedback_message("not_helpful", "x") == '/give_feedback{"verdict":"not_helpful","comment":"x"}'
