@@ -72,6 +72,9 @@ class Policy:
     possessive_words: Tuple[str, ...]
     present_time_patterns: Tuple[str, ...]
     refers_back_patterns: Tuple[str, ...]
+    hearsay_past_verbs: Tuple[str, ...]
+    hearsay_cues: Tuple[str, ...]
+    future_modals: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
     typo_extra_targets: Tuple[str, ...]
     typo_misspellings: Dict[str, str]
@@ -226,6 +229,10 @@ def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str
     return found
 
 
+def _words(words: Optional[List[str]]) -> Tuple[str, ...]:
+    return tuple(str(w).lower() for w in words or ())
+
+
 def build_policy(raw: Dict) -> Policy:
     levels = {
         name: Level(
@@ -256,6 +263,9 @@ def build_policy(raw: Dict) -> Policy:
         possessive_words=tuple(w.lower() for w in raw.get("possessive_words") or ()),
         present_time_patterns=tuple(raw.get("present_time_patterns") or ()),
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
+        hearsay_past_verbs=_words((raw.get("hearsay") or {}).get("past_verbs")),
+        hearsay_cues=_words((raw.get("hearsay") or {}).get("cues")),
+        future_modals=_words(raw.get("future_modals")),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
         typo_extra_targets=tuple(w.lower() for w in (raw.get("typo") or {}).get("extra_targets") or ()),
         typo_misspellings={

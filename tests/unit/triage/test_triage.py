@@ -113,6 +113,30 @@ def test_detector_cases(detector, text, level, kind, about):
     assert (a.level, a.kind, a.about) == (level, kind, about), a
 
 
+@pytest.mark.parametrize(
+    "text, level",
+    [
+        # someone else's past episode, told second hand: background to a question
+        ("my friend said she felt dizzy for a week after hers once, is that common?", None),
+        ("my sister told me she got a rash after her botox once", None),
+        # ... but now, or an emergency, is a report
+        ("my mum said she felt dizzy after her botox this morning", "clinic"),
+        ("my wife had botox an hour ago and where she was injected is a bit red, she said", "mild"),
+        ("a woman at work said she couldn't breathe after hers once", "emergency"),
+        # a worry about the future, not a report
+        ("he's convinced I'll pass out", None),
+        ("I feel like I'll pass out", "emergency"),
+        # my own unrelated past episode
+        ("I fainted at my last blood test, so will I faint with botox?", None),
+        # a denied refers-back does not turn the question into a report
+        ("can botox cause hives? I don't have that though", None),
+        ("can botox make one side droop? how do I make sure that doesn't happen to me", None),
+    ],
+)
+def test_second_hand_past_and_future_mentions(detector, text, level):
+    assert detector.assess(text).level == level
+
+
 def test_typos_are_corrected_towards_the_policy_words(detector):
     assert detector.assess("shortnes of breth").level == "emergency"
     assert detector.assess("dizzyness since yesterday").level == "clinic"
