@@ -146,7 +146,12 @@ class Detector:
         present = any(
             c.start >= ent.sent.start and c.end <= ent.sent.end and c[0].lower_ != "for" for c in ent.doc.spans[PRESENT]
         )
-        return self.hearsay.past_episode(ent, clause, modifiers.get("FAMILY", []), present)
+        # A remote time anywhere in the sentence ("... after hers last spring"), whatever ConText's scope.
+        remote = any(
+            m.category == "HISTORICAL" and ent.sent.start <= m.modifier_span[0] < ent.sent.end
+            for m in ent.doc._.context_graph.modifiers
+        )
+        return self.hearsay.past_episode(ent, clause, modifiers.get("FAMILY", []), present, remote)
 
     @staticmethod
     def _refers_back(doc: Doc, sentence: Span) -> bool:

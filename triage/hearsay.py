@@ -40,10 +40,10 @@ class Hearsay:
                 return token
         return None
 
-    def past_episode(self, ent: Span, clause: Span, others: List[Tuple[int, int]], present: bool) -> bool:
-        """`others`: the token spans of the FAMILY modifiers of `ent`;
-        `present`: a present-time cue in the sentence."""
-        if present or not others or not any(t.lower_ in self.cues for t in ent.sent):
+    def past_episode(self, ent: Span, clause: Span, others: List[Tuple[int, int]], present: bool, remote: bool) -> bool:
+        """`others`: the token spans of the FAMILY modifiers of `ent`; `present`:
+        a present-time cue in the sentence; `remote`: a remote time in it ("last spring")."""
+        if present or not others or not (remote or any(t.lower_ in self.cues for t in ent.sent)):
             return False
         verb = self._nearest_verb(ent, clause)
         if verb is None or not self._past(verb):

@@ -118,7 +118,8 @@ def test_detector_cases(detector, text, level, kind, about):
     [
         # someone else's past episode, told second hand: background to a question
         ("my friend said she felt dizzy for a week after hers once, is that common?", None),
-        ("my sister told me she got a rash after her botox once", None),
+        ("my sister told me she got a bad headache after her botox once", None),
+        ("my sister got a bad headache after her botox yesterday", "clinic"),
         # ... but now, or an emergency, is a report
         ("my mum said she felt dizzy after her botox this morning", "clinic"),
         ("my wife had botox an hour ago and where she was injected is a bit red, she said", "mild"),
@@ -128,6 +129,9 @@ def test_detector_cases(detector, text, level, kind, about):
         ("I feel like I'll pass out", "emergency"),
         # my own unrelated past episode
         ("I fainted at my last blood test, so will I faint with botox?", None),
+        # what the treatment is for is not a reaction to it
+        ("my neurologist brought up botox for my nerve pain, is it used for that?", None),
+        ("had the injections for my headaches yesterday and now i have a terrible headache", "clinic"),
         # a denied refers-back does not turn the question into a report
         ("can botox cause hives? I don't have that though", None),
         ("can botox make one side droop? how do I make sure that doesn't happen to me", None),
