@@ -138,9 +138,12 @@ class Detector:
         """A future modal after the subject: a worry, not a report ("he's convinced I'll keel over")."""
         return token.i + 1 < len(token.doc) and token.doc[token.i + 1].norm_ in self._future_modals
 
+    def _emergency(self, ent: Span) -> bool:
+        return self.group_by_label[ent.label_].level == TriageLevel.EMERGENCY
+
     def _second_hand(self, ent: Span, clause: Span, modifiers: Dict[str, List[Tuple[int, int]]]) -> bool:
         """Someone else's past episode (triage/hearsay.py); never for an emergency symptom."""
-        if self.group_by_label[ent.label_].level == TriageLevel.EMERGENCY:
+        if self._emergency(ent):
             return False
         # A duration ("for a week") takes the time of its verb: not "now" in a past story.
         present = any(
@@ -173,8 +176,9 @@ class Detector:
         if "HYPOTHETICAL" in categories:
             return "report" if (anchored and present) else "question"
         if "GENERIC" in categories:
-            last_trigger = max(end for _, end in modifiers["GENERIC"])
-            if not ((anchored and present) or self._subject_after(ent, clause, last_trigger)):
+            start, end = max(modifiers["GENERIC"], key=lambda span: span[1])
+            told_now = self.hearsay.told_now(ent, clause, ent.doc[start:end], any_time=self._emergency(ent))
+            if not ((anchored and present) or self._subject_after(ent, clause, end) or told_now):
                 return "question"
         if "HISTORICAL" in categories or self._second_hand(ent, clause, modifiers):
             return "historical"

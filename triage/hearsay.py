@@ -1,14 +1,22 @@
-"""Someone else's past episode, told second hand: "a woman in my office said
-she felt fluey for a couple of days after her botox once". The patient tells
-it as background to a question, not as a report of a symptom now.
+"""Symptoms told second hand. Patients tell other people's stories before
+their question ("a woman in my office said she felt fluey for a couple of
+days after her botox once. Can botox cause flu like symptoms?"), and report
+for the person they are with ("my mum said her throat is closing").
 
-ConText's FAMILY category only says another person is near the symptom; a
-mother who "can't hold her head up since yesterday" is a report. What makes
-the story second hand is read over the symptom's clause and sentence: the
-other person is the subject of a past-tense verb before the symptom, the
-sentence carries reported speech or a remote time ("said", "once", "ago"),
-and nothing in it says "now". The detector (triage/detector.py) calls this
-for symptoms below the emergency level only: over-triage is preferred.
+ConText's FAMILY category only says another person is near the symptom, and
+our GENERIC category takes "said" for hearsay. What tells the two apart is
+read over the symptom's clause and sentence (data/triage_policy.yml,
+`hearsay`):
+
+- someone else's past episode: the other person is the subject of the
+  nearest verb before the symptom, a past tense; the sentence has a speech
+  verb or a remote time ("said", "once", "last spring") and nothing says
+  "now";
+- someone's present state, reported: a possessive right after the speech
+  verb ("said her throat ...") and the symptom not in the past tense.
+
+The detector (triage/detector.py) applies both below the emergency level
+only; an emergency told second hand is a report (over-triage is preferred).
 """
 
 from typing import List, Optional, Tuple
@@ -19,15 +27,17 @@ from triage.policy import Policy
 
 # How far before the past verb its subject may stand ("she felt", "my cowoker had", "she really felt").
 SUBJECT_REACH = 2
-# Present-tense verbs: the nearest verb before the symptom decides its time
+# Present-tense verbs: the nearest verb decides the symptom's time
 # ("the spots where she was injected are a bit red" is now).
 PRESENT_VERBS = {"is", "are", "am", "'s", "'re", "'m", "has", "have", "'ve", "feels", "feel", "looks", "look"}
 
 
 class Hearsay:
     def __init__(self, policy: Policy):
-        self.past_verbs = set(policy.hearsay_past_verbs)
-        self.cues = set(policy.hearsay_cues)
+        self.speech_verbs = set(policy.speech_verbs)
+        self.cues = self.speech_verbs | set(policy.remote_words)
+        self.past_verbs = set(policy.past_verbs)
+        self.possessives = set(policy.possessive_words)
 
     def _past(self, token: Token) -> bool:
         """A past-tense verb: listed (irregular) or a regular -ed form whose lemma differs ("fainted")."""
@@ -35,7 +45,8 @@ class Hearsay:
         return lower in self.past_verbs or (lower.endswith("ed") and token.norm_ != lower)
 
     def _nearest_verb(self, ent: Span, clause: Span) -> Optional[Token]:
-        for token in reversed(ent.doc[clause.start : ent.start]):
+        """The last verb in the symptom ("lips swelled") or, failing one, before it in the clause."""
+        for token in reversed(ent.doc[clause.start : ent.end]):
             if token.lower_ in PRESENT_VERBS or self._past(token):
                 return token
         return None
@@ -50,3 +61,17 @@ class Hearsay:
             return False
         other_tokens = {i for start, end in others for i in range(start, end)}
         return any(i in other_tokens for i in range(max(clause.start, verb.i - SUBJECT_REACH), verb.i))
+
+    def told_now(self, ent: Span, clause: Span, trigger: Span, any_time: bool) -> bool:
+        """`trigger` (a GENERIC modifier) is a speech verb followed by a possessive
+        ("said her throat is closing", "told me that his chest hurts") and the
+        symptom is not in the past tense (`any_time`: whatever its tense)."""
+        if not any(t.lower_ in self.speech_verbs for t in trigger):
+            return False
+        doc, start = ent.doc, trigger.end
+        if start < len(doc) and doc[start].lower_ in ("me", "us", "that"):
+            start += 1  # "told me her ...": the trigger may end before the addressee
+        if start >= ent.start or doc[start].lower_ not in self.possessives:
+            return False
+        verb = self._nearest_verb(ent, clause)
+        return any_time or verb is None or not self._past(verb)

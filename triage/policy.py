@@ -72,8 +72,9 @@ class Policy:
     possessive_words: Tuple[str, ...]
     present_time_patterns: Tuple[str, ...]
     refers_back_patterns: Tuple[str, ...]
-    hearsay_past_verbs: Tuple[str, ...]
-    hearsay_cues: Tuple[str, ...]
+    speech_verbs: Tuple[str, ...]
+    remote_words: Tuple[str, ...]
+    past_verbs: Tuple[str, ...]
     future_modals: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
     typo_extra_targets: Tuple[str, ...]
@@ -263,8 +264,9 @@ def build_policy(raw: Dict) -> Policy:
         possessive_words=tuple(w.lower() for w in raw.get("possessive_words") or ()),
         present_time_patterns=tuple(raw.get("present_time_patterns") or ()),
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
-        hearsay_past_verbs=_words((raw.get("hearsay") or {}).get("past_verbs")),
-        hearsay_cues=_words((raw.get("hearsay") or {}).get("cues")),
+        speech_verbs=_words((raw.get("hearsay") or {}).get("speech_verbs")),
+        remote_words=_words((raw.get("hearsay") or {}).get("remote_words")),
+        past_verbs=_words((raw.get("hearsay") or {}).get("past_verbs")),
         future_modals=_words(raw.get("future_modals")),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
         typo_extra_targets=tuple(w.lower() for w in (raw.get("typo") or {}).get("extra_targets") or ()),

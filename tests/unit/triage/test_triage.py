@@ -124,6 +124,12 @@ def test_detector_cases(detector, text, level, kind, about):
         ("my mum said she felt dizzy after her botox this morning", "clinic"),
         ("my wife had botox an hour ago and where she was injected is a bit red, she said", "mild"),
         ("a woman at work said she couldn't breathe after hers once", "emergency"),
+        # someone's present state, reported, is a report; an emergency whatever its tense
+        ("my husband says his chest hurts", "emergency"),
+        ("she told me her eyelid is drooping", "clinic"),
+        ("my mum said her throat was closing", "emergency"),
+        ("my daughter said her eyelid drooped after her botox once", None),
+        ("my friend says botox gave her a droopy eyelid, can it do that?", None),
         # a worry about the future, not a report
         ("he's convinced I'll pass out", None),
         ("I feel like I'll pass out", "emergency"),
