@@ -218,6 +218,10 @@ def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str
         found.append("no question_starters")
     if not raw.get("person_words"):
         found.append("no person_words")
+    # Without them "my mum said her throat is closing" would read as hearsay.
+    for key in ("speech_verbs", "past_verbs"):
+        if not (raw.get("hearsay") or {}).get(key):
+            found.append(f"no hearsay.{key}")
     patterns = [p for g in groups for p in g.get("patterns") or []]
     patterns += list(worsening.get("patterns") or [])
     patterns += list(raw.get("present_time_patterns") or []) + list(raw.get("refers_back_patterns") or [])

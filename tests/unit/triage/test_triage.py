@@ -51,6 +51,12 @@ def test_policy_refuses_an_unknown_topic_and_level(raw_policy):
     assert any("paragraph 9 sentence 9" in p for p in found)
 
 
+def test_policy_refuses_missing_hearsay_words(raw_policy):
+    broken = copy.deepcopy(raw_policy)
+    del broken["hearsay"]["speech_verbs"]
+    assert "no hearsay.speech_verbs" in problems(broken, _kb_quotes())
+
+
 def test_policy_text_may_not_speak_for_the_article(raw_policy):
     """Level texts are clinic policy, outside the faithfulness check (faq.faithfulness):
     an article claim there would reach patients unchecked."""
