@@ -14,10 +14,11 @@ later sentence pointing back at a question.
 from functools import cache
 from typing import Dict, List, Tuple, cast
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
-from faq.contract import triage_rank
+from faq.contract import TriageLevel, triage_rank
 from triage.assessment import NO_TRIAGE, Assessment, Mention
+from triage.hearsay import Hearsay
 from triage.pipeline import PRESENT, REFERS_BACK, WORSENING, CorrectingTokenizer, build_pipeline
 from triage.policy import Policy, load_policy
 
@@ -48,6 +49,8 @@ FILLERS = {
     "like",
     "erm",
 }
+# Words before a refers-back cue that deny it ("make sure that doesn't happen to me").
+DENIALS = {"not", "never"}
 
 
 class Detector:
@@ -60,6 +63,8 @@ class Detector:
         self._people = set(policy.person_words)
         self._pronouns = set(policy.subject_words)
         self._possessives = set(policy.possessive_words)
+        self._future_modals = set(policy.future_modals)
+        self.hearsay = Hearsay(policy)
 
     def _clause(self, span: Span) -> Span:
         sent = span.sent
@@ -123,11 +128,43 @@ class Detector:
         droop" has neither: "my" is the object's, in the trigger's clause."""
         start = max(after, ent.start - self.policy.anchor_window)
         for token in ent.doc[start : ent.start]:
-            if token.lower_ in self._pronouns:
+            if token.lower_ in self._pronouns and not self._future_after(token):
                 return True
             if token.lower_ in self._possessives and token.i >= clause.start > after:
                 return True
         return False
+
+    def _future_after(self, token: Token) -> bool:
+        """A future modal after the subject: a worry, not a report ("he's convinced I'll keel over")."""
+        return token.i + 1 < len(token.doc) and token.doc[token.i + 1].norm_ in self._future_modals
+
+    def _emergency(self, ent: Span) -> bool:
+        return self.group_by_label[ent.label_].level == TriageLevel.EMERGENCY
+
+    def _second_hand(self, ent: Span, clause: Span, modifiers: Dict[str, List[Tuple[int, int]]]) -> bool:
+        """Someone else's past episode (triage/hearsay.py); never for an emergency symptom."""
+        if self._emergency(ent):
+            return False
+        # A duration ("for a week") takes the time of its verb: not "now" in a past story.
+        present = any(
+            c.start >= ent.sent.start and c.end <= ent.sent.end and c[0].lower_ != "for" for c in ent.doc.spans[PRESENT]
+        )
+        # A remote time anywhere in the sentence ("... after hers last spring"), whatever ConText's scope.
+        remote = any(
+            m.category == "HISTORICAL" and ent.sent.start <= m.modifier_span[0] < ent.sent.end
+            for m in ent.doc._.context_graph.modifiers
+        )
+        return self.hearsay.past_episode(ent, clause, modifiers.get("FAMILY", []), present, remote)
+
+    @staticmethod
+    def _refers_back(doc: Doc, sentence: Span) -> bool:
+        """The sentence points back at an asked-about symptom ("I have it right now"), undenied."""
+        return any(
+            c.start >= sentence.start
+            and c.end <= sentence.end
+            and not any(t.norm_ in DENIALS for t in doc[max(sentence.start, c.start - 2) : c.end])
+            for c in doc.spans[REFERS_BACK]
+        )
 
     def _status(self, ent: Span, modifiers: Dict[str, List[Tuple[int, int]]]) -> str:
         categories = set(modifiers)
@@ -139,10 +176,11 @@ class Detector:
         if "HYPOTHETICAL" in categories:
             return "report" if (anchored and present) else "question"
         if "GENERIC" in categories:
-            last_trigger = max(end for _, end in modifiers["GENERIC"])
-            if not ((anchored and present) or self._subject_after(ent, clause, last_trigger)):
+            start, end = max(modifiers["GENERIC"], key=lambda span: span[1])
+            told_now = self.hearsay.told_now(ent, clause, ent.doc[start:end], any_time=self._emergency(ent))
+            if not ((anchored and present) or self._subject_after(ent, clause, end) or told_now):
                 return "question"
-        if "HISTORICAL" in categories:
+        if "HISTORICAL" in categories or self._second_hand(ent, clause, modifiers):
             return "historical"
         if self._interrogative(clause) and not (anchored or present):
             return "question"
@@ -156,7 +194,7 @@ class Detector:
             return NO_TRIAGE
         sentences = list(doc.sents)
         sentence_index = {s.start: i for i, s in enumerate(sentences)}
-        refers_back = {sentence_index[s.start] for s in sentences if self._cue_in(doc, REFERS_BACK, s)}
+        refers_back = {sentence_index[s.start] for s in sentences if self._refers_back(doc, s)}
         mentions: List[Mention] = []
         for ent in doc.ents:
             group = self.group_by_label[ent.label_]

@@ -72,6 +72,10 @@ class Policy:
     possessive_words: Tuple[str, ...]
     present_time_patterns: Tuple[str, ...]
     refers_back_patterns: Tuple[str, ...]
+    speech_verbs: Tuple[str, ...]
+    remote_words: Tuple[str, ...]
+    past_verbs: Tuple[str, ...]
+    future_modals: Tuple[str, ...]
     typo_protect: Tuple[str, ...]
     typo_extra_targets: Tuple[str, ...]
     typo_misspellings: Dict[str, str]
@@ -214,6 +218,10 @@ def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str
         found.append("no question_starters")
     if not raw.get("person_words"):
         found.append("no person_words")
+    # Without them "my mum said her throat is closing" would read as hearsay.
+    for key in ("speech_verbs", "past_verbs"):
+        if not (raw.get("hearsay") or {}).get(key):
+            found.append(f"no hearsay.{key}")
     patterns = [p for g in groups for p in g.get("patterns") or []]
     patterns += list(worsening.get("patterns") or [])
     patterns += list(raw.get("present_time_patterns") or []) + list(raw.get("refers_back_patterns") or [])
@@ -224,6 +232,10 @@ def problems(raw: Dict, kb_quotes: Dict[str, List[Tuple[int, int]]]) -> List[str
         except PolicyError as error:
             found.append(str(error))
     return found
+
+
+def _words(words: Optional[List[str]]) -> Tuple[str, ...]:
+    return tuple(str(w).lower() for w in words or ())
 
 
 def build_policy(raw: Dict) -> Policy:
@@ -256,6 +268,10 @@ def build_policy(raw: Dict) -> Policy:
         possessive_words=tuple(w.lower() for w in raw.get("possessive_words") or ()),
         present_time_patterns=tuple(raw.get("present_time_patterns") or ()),
         refers_back_patterns=tuple(raw.get("refers_back_patterns") or ()),
+        speech_verbs=_words((raw.get("hearsay") or {}).get("speech_verbs")),
+        remote_words=_words((raw.get("hearsay") or {}).get("remote_words")),
+        past_verbs=_words((raw.get("hearsay") or {}).get("past_verbs")),
+        future_modals=_words(raw.get("future_modals")),
         typo_protect=tuple(w.lower() for w in (raw.get("typo") or {}).get("protect") or ()),
         typo_extra_targets=tuple(w.lower() for w in (raw.get("typo") or {}).get("extra_targets") or ()),
         typo_misspellings={

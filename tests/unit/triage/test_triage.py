@@ -51,6 +51,12 @@ def test_policy_refuses_an_unknown_topic_and_level(raw_policy):
     assert any("paragraph 9 sentence 9" in p for p in found)
 
 
+def test_policy_refuses_missing_hearsay_words(raw_policy):
+    broken = copy.deepcopy(raw_policy)
+    del broken["hearsay"]["speech_verbs"]
+    assert "no hearsay.speech_verbs" in problems(broken, _kb_quotes())
+
+
 def test_policy_text_may_not_speak_for_the_article(raw_policy):
     """Level texts are clinic policy, outside the faithfulness check (faq.faithfulness):
     an article claim there would reach patients unchecked."""
@@ -111,6 +117,40 @@ def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
 def test_detector_cases(detector, text, level, kind, about):
     a = detector.assess(text)
     assert (a.level, a.kind, a.about) == (level, kind, about), a
+
+
+@pytest.mark.parametrize(
+    "text, level",
+    [
+        # someone else's past episode, told second hand: background to a question
+        ("my friend said she felt dizzy for a week after hers once, is that common?", None),
+        ("my sister told me she got a bad headache after her botox once", None),
+        ("my sister got a bad headache after her botox yesterday", "clinic"),
+        # ... but now, or an emergency, is a report
+        ("my mum said she felt dizzy after her botox this morning", "clinic"),
+        ("my wife had botox an hour ago and where she was injected is a bit red, she said", "mild"),
+        ("a woman at work said she couldn't breathe after hers once", "emergency"),
+        # someone's present state, reported, is a report; an emergency whatever its tense
+        ("my husband says his chest hurts", "emergency"),
+        ("she told me her eyelid is drooping", "clinic"),
+        ("my mum said her throat was closing", "emergency"),
+        ("my daughter said her eyelid drooped after her botox once", None),
+        ("my friend says botox gave her a droopy eyelid, can it do that?", None),
+        # a worry about the future, not a report
+        ("he's convinced I'll pass out", None),
+        ("I feel like I'll pass out", "emergency"),
+        # my own unrelated past episode
+        ("I fainted at my last blood test, so will I faint with botox?", None),
+        # what the treatment is for is not a reaction to it
+        ("my neurologist brought up botox for my nerve pain, is it used for that?", None),
+        ("had the injections for my headaches yesterday and now i have a terrible headache", "clinic"),
+        # a denied refers-back does not turn the question into a report
+        ("can botox cause hives? I don't have that though", None),
+        ("can botox make one side droop? how do I make sure that doesn't happen to me", None),
+    ],
+)
+def test_second_hand_past_and_future_mentions(detector, text, level):
+    assert detector.assess(text).level == level
 
 
 def test_typos_are_corrected_towards_the_policy_words(detector):
