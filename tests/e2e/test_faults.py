@@ -279,10 +279,12 @@ def test_cors_allows_only_the_configured_origin(stack):
     assert allowed_origin("https://evil.example") is None
 
 
-def test_bad_request_shape(stack):
+@pytest.mark.parametrize("body", [{"sender": "shape"}, {"sender": "shape", "message": 42}, ["hi"], {"message_id": "x"}])
+def test_bad_request_shape(stack, body):
     with pytest.raises(urllib.error.HTTPError) as error:
-        http_json(f"{stack.url}/webhooks/rest/webhook", {"message": "hi"})
+        http_json(f"{stack.url}/webhooks/rest/webhook", body)
     assert error.value.code == 400
+    assert "error" in json.loads(error.value.read())
 
 
 def test_cached_action_response_validation_accepts_and_rejects_as_rasa():
