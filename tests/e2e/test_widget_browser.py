@@ -798,4 +798,7 @@ def test_reconnects_when_the_server_comes_back(page, stack):
     expect(page.locator(BOT).last.locator(".e")).to_be_visible()
     responses = [r for r in sent if r.url.endswith("/webhooks/rest/webhook") and r.response() and r.response().ok]
     assert [json.loads(r.post_data)["message"] for r in responses] == ["/greet", "hello", EMERGENCY_MESSAGE]
+    # Every attempt at the emergency message carried one message id (answered once, however often sent).
+    attempts = [b for b in bodies(sent) if b["message"] == EMERGENCY_MESSAGE]
+    assert len(attempts) >= 2 and len({b["message_id"] for b in attempts}) == 1
     shot(page, "reconnected")
