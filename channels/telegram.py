@@ -27,6 +27,7 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import replace
+from functools import partial
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -37,6 +38,7 @@ from sanic.response import HTTPResponse
 from channels import startup
 from channels.guard import sender_tag
 from channels.guarded import GuardedMessages
+from channels.resend import handle_once
 from channels.telegram_api import DEFAULT_API_BASE_URL, BotApi, TelegramApiError
 from channels.telegram_chats import ChatMemory, GroupPointers
 from channels.telegram_commands import BOT_MESSAGES, CLINIC, HELP, START, starter_buttons
@@ -93,6 +95,13 @@ MEDIA_KEYS = (
 # sender id "4242" never lands in Telegram chat 4242's conversation.
 SENDER_PREFIX = TELEGRAM_SENDER_PREFIX
 COMMAND = re.compile(r"^/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+
+
+def once_id(message: Dict[str, Any]) -> Optional[str]:
+    """The id under which a patient's Telegram message is answered once: its
+    Telegram message id, unique within the chat (= the conversation)."""
+    number = message.get("message_id")
+    return f"telegram-message-{number}" if isinstance(number, int) else None
 
 
 def sender_for(chat_id: Any) -> str:
@@ -451,7 +460,7 @@ class TelegramInput(InputChannel):
             name = command.group(1).lower()
             if name in BOT_MESSAGES:
                 out.starter = starter_keyboard(starter_buttons()) if name == START else None
-                await self._ask_bot(BOT_MESSAGES[name], chat_id, message, out, on_new_message, agent)
+                await self._ask_bot(BOT_MESSAGES[name], chat_id, message, out, on_new_message, agent, once_id(message))
             elif name == HELP:
                 await out.send_html(chat_id, help_message())
             elif name == CLINIC:
@@ -461,7 +470,7 @@ class TelegramInput(InputChannel):
             return
         if replies_to_comment_prompt(message):
             text = feedback_message(Verdict.NOT_HELPFUL, text)
-        await self._ask_bot(text, chat_id, message, out, on_new_message, agent)
+        await self._ask_bot(text, chat_id, message, out, on_new_message, agent, once_id(message))
 
     async def _addressed_to_bot(self, message: Dict[str, Any], text: Any, command: Any) -> bool:
         """A command for this bot (or for no bot in particular), an @mention of
@@ -497,11 +506,16 @@ class TelegramInput(InputChannel):
         out: TelegramOutput,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         agent: Any,
+        message_id: Optional[str] = None,
     ) -> None:
         """Passes one message to Rasa through channels/guarded.py (guard,
-        deadline, safe reply when the bot produces none)."""
-        user_message = self._user_message(text, out, sender_for(chat_id), message)
-        await self.guarded.handle(user_message, on_new_message, agent)
+        deadline, safe reply when the bot produces none). With `message_id`
+        a message Telegram delivers again (to this or another instance, after
+        one died before answering the webhook) is answered from the store, not
+        processed twice (channels/resend.py)."""
+        user_message = self._user_message(text, out, sender_for(chat_id), message, message_id)
+        process = partial(handle_once, agent) if message_id and agent else on_new_message
+        await self.guarded.handle(user_message, process, agent)
 
     async def _handle_callback(
         self,
@@ -527,13 +541,17 @@ class TelegramInput(InputChannel):
         if usable:
             if data == FEEDBACK_CALLBACKS[Verdict.NOT_HELPFUL]:
                 out.starter = comment_prompt()  # "What was missing?" opens the reply field
-            await self._ask_bot(str(data), str(chat["id"]), message, out, on_new_message, agent)
+            tap = f"telegram-callback-{query.get('id')}"
+            await self._ask_bot(str(data), str(chat["id"]), message, out, on_new_message, agent, tap)
 
-    def _user_message(self, text: str, out: TelegramOutput, sender: str, message: Dict[str, Any]) -> UserMessage:
+    def _user_message(
+        self, text: str, out: TelegramOutput, sender: str, message: Dict[str, Any], message_id: Optional[str] = None
+    ) -> UserMessage:
         return UserMessage(
             text,
             out,
             sender,
             input_channel=self.name(),
+            message_id=message_id,
             metadata={"telegram": {"chat_type": (message.get("chat") or {}).get("type")}},
         )

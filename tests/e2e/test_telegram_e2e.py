@@ -339,3 +339,19 @@ def test_rasa_log_has_no_traceback_and_no_token(stack):
     assert "Traceback" not in log
     assert TOKEN not in log and SECRET not in log
     assert "Telegram webhook call refused: missing or wrong" in log
+
+
+def test_a_message_delivered_again_is_processed_once(stack, fake):
+    """Telegram delivers an update again when its webhook call got no answer (the
+    instance died after storing the turn). Another instance has not seen the
+    update_id; its copy of the message (same Telegram message id, here under a
+    new update_id) is answered from the store, not processed twice."""
+    chat = private_chat(5071)
+    first = update(chat, text="who should inject botox?")
+    assert post(first) == 200
+    again = {**first, "update_id": first["update_id"] + 500_000}
+    assert post(again) == 200
+    first_reply, second_reply = sent_to(fake, 5071)
+    assert second_reply["text"] == first_reply["text"]  # the stored answer, sent again
+    assert user_texts(stack, 5071) == ["who should inject botox?"]
+    assert "message.resent" in stack.log("rasa")
