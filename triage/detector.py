@@ -117,9 +117,7 @@ class Detector:
         terminating word only when the scope runs to the end of the sentence
         (its overlap test misses a scope inside the sentence), so the cut is
         made here."""
-        stops = [
-            m.modifier_span for m in ent.doc._.context_graph.modifiers if m.direction.upper() == "TERMINATE"
-        ]
+        stops = [m.modifier_span for m in ent.doc._.context_graph.modifiers if m.direction.upper() == "TERMINATE"]
         found: Dict[str, List[Tuple[int, int]]] = {}
         for modifier in ent._.modifiers:
             start, end = modifier.modifier_span
