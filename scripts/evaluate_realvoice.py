@@ -189,11 +189,12 @@ FLOORS = {
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.95),
     },
+    # Reached at the end of branch realvoice2: 0.87, 0.90, 1.0, 1.0.
     "dev2": {
-        "covered_topic_right": ("min", 0.0),
-        "not_covered_honest": ("min", 0.0),
-        "emergency_caught": ("min", 0.0),
-        "clinic_caught": ("min", 0.0),
+        "covered_topic_right": ("min", 0.85),
+        "not_covered_honest": ("min", 0.88),
+        "emergency_caught": ("min", 1.0),
+        "clinic_caught": ("min", 0.975),
     },
 }
 

@@ -87,3 +87,20 @@ def test_dev2_was_written_blind_and_is_labelled():
         assert "written blind" in text.splitlines()[0]
         cases = yaml.safe_load(text)["cases"]
         assert len(cases) >= 100
+
+
+@pytest.mark.parametrize("split", DEV_SPLITS)
+def test_the_detector_catches_every_emergency_of_the_development_reports(split):
+    """The policy alone (no trained model): every emergency of the development
+    symptom reports is one, every clinic-level report at least clinic."""
+    from triage.detector import get_detector
+
+    detector = get_detector()
+    missed = []
+    for case in load_cases(SETS / f"symptom_reports_{split}.yml"):
+        level = detector.assess(case["text"]).level
+        if case["level"] == "emergency" and level != "emergency":
+            missed.append(case["text"])
+        if case["level"] == "clinic" and level not in ("clinic", "emergency"):
+            missed.append(case["text"])
+    assert missed == []
