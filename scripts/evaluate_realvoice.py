@@ -1,6 +1,6 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|heldout]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|heldout]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -14,11 +14,13 @@ scored as a patient would read it:
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml` are tuned on,
-`*_heldout.yml` never are (their first run is the honest figure). With
---gate the command exits 1 when a dev set falls below FLOORS: the figures
-reached when this was written, so a change that makes them worse fails the
-build. TARGETS are issue 9's; every run says which are met.
+The sets live in tests/data/realvoice/: `*_dev.yml` and `*_dev2.yml` (a
+second development set, written blind later, without off-topic requests) are
+tuned on, `*_heldout.yml` never are (their first run is the honest figure).
+With --gate the command exits 1 when a development set falls below its
+FLOORS: the figures reached when they were written, so a change that makes
+them worse fails the build. TARGETS are issue 9's; every run says which are
+met.
 """
 
 import argparse
@@ -43,6 +45,9 @@ from faq.settings import PROJECT_ROOT
 from triage.reply import triage_reply
 
 SETS = PROJECT_ROOT / "tests" / "data" / "realvoice"
+# Development splits: tuned on, their misses may be printed, gated by FLOORS.
+DEV_SPLITS = ("dev", "dev2")
+SPLITS = DEV_SPLITS + ("heldout",)
 # figure -> (the better direction, value): issue 9's targets.
 TARGETS = {
     "offtopic_answered": ("max", 0.005),
@@ -161,7 +166,10 @@ SCORERS = {"patient_questions": score_questions, "offtopic": score_offtopic, "sy
 async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]]:
     results = {}
     for kind, scorer in SCORERS.items():
-        cases = load_cases(SETS / f"{kind}_{split}.yml")
+        path = SETS / f"{kind}_{split}.yml"
+        if not path.exists():  # dev2 has no off-topic set
+            continue
+        cases = load_cases(path)
         started = time.perf_counter()
         payloads = [await assistant.payload(c["text"]) for c in cases]
         result = scorer(cases, payloads)
@@ -170,14 +178,24 @@ async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]
     return results
 
 
-# The build's floors on the dev sets (make test): today's figures, rounded down.
+# The build's floors on the development sets (make test): their figures when
+# the floors were set, rounded down.
 FLOORS = {
-    "offtopic_answered": ("max", 0.005),
-    "offtopic_triaged": ("max", 0.003),
-    "covered_topic_right": ("min", 0.83),
-    "not_covered_honest": ("min", 0.92),
-    "emergency_caught": ("min", 1.0),
-    "clinic_caught": ("min", 0.95),
+    "dev": {
+        "offtopic_answered": ("max", 0.005),
+        "offtopic_triaged": ("max", 0.003),
+        "covered_topic_right": ("min", 0.83),
+        "not_covered_honest": ("min", 0.92),
+        "emergency_caught": ("min", 1.0),
+        "clinic_caught": ("min", 0.95),
+    },
+    # Reached at the end of branch realvoice2: 0.87, 0.90, 1.0, 1.0.
+    "dev2": {
+        "covered_topic_right": ("min", 0.85),
+        "not_covered_honest": ("min", 0.88),
+        "emergency_caught": ("min", 1.0),
+        "clinic_caught": ("min", 0.975),
+    },
 }
 
 
@@ -202,7 +220,7 @@ def summary(split: str, results: Dict[str, Dict[str, Any]]) -> str:
             if k not in ("misses", "confusion")
         )
         lines.append(f"  {kind}: {figures}")
-        if split == "dev":  # what the held-out sets get wrong stays unread
+        if split in DEV_SPLITS:  # what the held-out sets get wrong stays unread
             for pair, n in list(result.get("confusion", {}).items())[:15]:
                 lines.append(f"      confused {pair}: {n}")
     return "\n".join(lines)
@@ -211,7 +229,7 @@ def summary(split: str, results: Dict[str, Dict[str, Any]]) -> str:
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(PROJECT_ROOT / "models" / "botox-faq.tar.gz"))
-    parser.add_argument("--only", choices=["dev", "heldout"])
+    parser.add_argument("--only", choices=list(SPLITS))
     parser.add_argument("--gate", action="store_true", help="exit 1 when a dev set misses a target")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "realvoice.json")
     parser.add_argument("--show-misses", action="store_true")
@@ -222,24 +240,25 @@ def main(argv: List[str]) -> int:
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     assistant = Assistant(args.model)
-    splits = [args.only] if args.only else ["dev", "heldout"]
-    report, failed = {}, []
+    splits = [args.only] if args.only else list(SPLITS)
+    report: Dict[str, Any] = {}
+    failed: List[str] = []
     for split in splits:
         results = asyncio.run(evaluate(assistant, split))
         report[split] = results
         print(summary(split, results))
-        if args.show_misses and split == "dev":  # the held-out sets stay unread
+        if args.show_misses and split in DEV_SPLITS:  # the held-out sets stay unread
             for kind, result in results.items():
                 for miss in result["misses"]:
                     print(f"    MISS {kind}: {json.dumps(miss, ensure_ascii=False)}")
         for miss in missed(results, TARGETS):
             print(f"  issue 9 target not met on {split}: {miss}")
-        if split == "dev":
-            failed = missed(results, FLOORS)
+        if split in FLOORS:
+            failed += [f"{split}: {miss}" for miss in missed(results, FLOORS[split])]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     for miss in failed:
-        print(f"BELOW THE FLOOR on dev: {miss}", file=sys.stderr)
+        print(f"BELOW THE FLOOR on {miss}", file=sys.stderr)
     return 1 if args.gate and failed else 0
 
 

@@ -111,11 +111,21 @@ class Detector:
     def _modifiers(ent: Span) -> Dict[str, List[Tuple[int, int]]]:
         """ConText categories modifying `ent` -> the modifiers' token spans,
         ignoring modifiers that lie inside the symptom itself (the "not" of
-        "can't breathe", the "gone" of "my eyebrow has gone low")."""
+        "can't breathe", the "gone" of "my eyebrow has gone low") and those
+        cut off by a terminating word between them and the symptom ("the left
+        doesn't, so my smile is wonky"). medspaCy ends a scope at a
+        terminating word only when the scope runs to the end of the sentence
+        (its overlap test misses a scope inside the sentence), so the cut is
+        made here."""
+        stops = [m.modifier_span for m in ent.doc._.context_graph.modifiers if m.direction.upper() == "TERMINATE"]
         found: Dict[str, List[Tuple[int, int]]] = {}
         for modifier in ent._.modifiers:
             start, end = modifier.modifier_span
             if start >= ent.start and end <= ent.end:
+                continue
+            if end <= ent.start and any(end <= s and e <= ent.start for s, e in stops):
+                continue
+            if start >= ent.end and any(ent.end <= s and e <= start for s, e in stops):
                 continue
             found.setdefault(modifier.category, []).append((start, end))
         return found
