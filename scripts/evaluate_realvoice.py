@@ -1,6 +1,6 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|heldout]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|dev3|heldout]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -14,9 +14,9 @@ scored as a patient would read it:
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml` and `*_dev2.yml` (a
-second development set, written blind later, without off-topic requests) are
-tuned on, `*_heldout.yml` never are (their first run is the honest figure).
+The sets live in tests/data/realvoice/: `*_dev.yml`, `*_dev2.yml` and
+`*_dev3.yml` (a second and a third development set, each written blind later,
+without off-topic requests) are tuned on, `*_heldout.yml` never are (their first run is the honest figure).
 With --gate the command exits 1 when a development set falls below its
 FLOORS: the figures reached when they were written, so a change that makes
 them worse fails the build. TARGETS are issue 9's; every run says which are
@@ -46,7 +46,7 @@ from triage.reply import triage_reply
 
 SETS = PROJECT_ROOT / "tests" / "data" / "realvoice"
 # Development splits: tuned on, their misses may be printed, gated by FLOORS.
-DEV_SPLITS = ("dev", "dev2")
+DEV_SPLITS = ("dev", "dev2", "dev3")
 SPLITS = DEV_SPLITS + ("heldout",)
 # figure -> (the better direction, value): issue 9's targets.
 TARGETS = {
@@ -167,7 +167,7 @@ async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]
     results = {}
     for kind, scorer in SCORERS.items():
         path = SETS / f"{kind}_{split}.yml"
-        if not path.exists():  # dev2 has no off-topic set
+        if not path.exists():  # dev2 and dev3 have no off-topic set
             continue
         cases = load_cases(path)
         started = time.perf_counter()
@@ -195,6 +195,12 @@ FLOORS = {
         "not_covered_honest": ("min", 0.88),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.975),
+    },
+    "dev3": {
+        "covered_topic_right": ("min", 0.0),
+        "not_covered_honest": ("min", 0.0),
+        "emergency_caught": ("min", 0.0),
+        "clinic_caught": ("min", 0.0),
     },
 }
 
