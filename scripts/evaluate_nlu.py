@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -63,8 +64,10 @@ def main() -> int:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     result = evaluate(args.model, args.test_file)
-    for error in result["errors"]:
-        print(f"  expected {error['expected']:<26} got {error['predicted']:<26} {error['text']!r}")
+    # Counts only: a held-out message read is a held-out message tuned on (the texts are in --json-out).
+    confusion = Counter((error["expected"], error["predicted"]) for error in result["errors"])
+    for (expected, predicted), count in confusion.most_common():
+        print(f"  expected {expected:<26} got {predicted:<26} {count}")
     print(
         f"held-out NLU: {result['examples']} examples, intent accuracy {result['accuracy']:.3f}, "
         f"macro-F1 {result['macro_f1']:.3f} (minimum {args.min:.2f})"

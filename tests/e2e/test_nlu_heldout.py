@@ -18,8 +18,9 @@ def test_held_out_intent_accuracy_and_macro_f1():
     out.write_text(json.dumps(result, indent=2))
     print(f"\nheld-out NLU: accuracy {result['accuracy']:.3f}, macro-F1 {result['macro_f1']:.3f}")
     assert result["examples"] >= 10 * 21
-    assert result["accuracy"] >= MINIMUM, result["errors"]
-    assert result["macro_f1"] >= MINIMUM, result["errors"]
+    # Not the missed texts: whoever reads a failure would be reading the held-out set.
+    assert result["accuracy"] >= MINIMUM, f"{len(result['errors'])} misses (texts in results/nlu_heldout.json)"
+    assert result["macro_f1"] >= MINIMUM, f"{len(result['errors'])} misses (texts in results/nlu_heldout.json)"
 
 
 def test_held_out_set_is_not_in_the_training_data():
