@@ -4,11 +4,12 @@ so far. Pure: no Rasa objects, so every branch is unit-testable.
 The reply to a symptom report comes from the caller (`symptom_reply`, the
 triage package's), so the core does not depend on triage."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from faq.contract import (
     MAX_TOPICS,
+    NOT_COVERED_KEY,
     SMALLTALK_INTENTS,
     SUBJECT_KEY,
     TOPICS_KEY,
@@ -21,7 +22,15 @@ from faq.contract import (
 )
 from faq.feedback import Feedback, feedback_from_entities
 from faq.knowledge_base import ButtonKey, KnowledgeBase, ReplyKey, Topic
-from faq.replies import Reply, matching_quotes, topic_answer, topic_suggestions, topics_answer
+from faq.questions import split_message
+from faq.replies import (
+    Reply,
+    matching_quotes,
+    topic_answer,
+    topic_suggestions,
+    topics_answer,
+    with_question_answered,
+)
 from faq.settings import SETTINGS
 
 # The NLU's symptom assessment (message["triage"], docs/triage.md) -> the reply.
@@ -46,6 +55,15 @@ class Turn:
 def _fallback(kb: KnowledgeBase, key: ReplyKey = ReplyKey.FALLBACK) -> Reply:
     answer = kb.with_emergency_line(key)
     return Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=[kb.suggestion(ButtonKey.HANDOFF)])
+
+
+def _not_covered(kb: KnowledgeBase, uncovered_id: Optional[str]) -> Reply:
+    """The honest fallback, naming what the article does not cover when the NLU knows."""
+    uncovered = kb.uncovered(uncovered_id)
+    if not uncovered:
+        return _fallback(kb)
+    reply = _fallback(kb, ReplyKey.NOT_COVERED)
+    return replace(reply, answer=reply.answer.replace("{about}", uncovered.about))
 
 
 def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
@@ -133,13 +151,15 @@ def respond(
     about_treatment: Optional[bool] = None,
     max_chars: int = SETTINGS.max_message_chars,
     feedback: Optional[Feedback] = None,
+    not_covered: Optional[str] = None,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
     symptom assessment (message["triage"], docs/triage.md), if any; `topics`
     the topics of the questions the message asks (message["topics"]), the
     first being the intent's; `about_subject` whether the message names the
     article's subject (None: not known, e.g. a button); `feedback` the
-    verdict and comment of a give_feedback message."""
+    verdict and comment of a give_feedback message; `not_covered` what the
+    message asks that the article does not answer (message["not_covered"])."""
     keep = (conv.last_topic, conv.shown_topics)
     # Nothing in the message or the conversation so far is about Botox (or the treatment).
     elsewhere = about_subject is False and not conv.last_topic
@@ -149,7 +169,14 @@ def respond(
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
         if not_treatment and not emergency:
             return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
-        return Turn(symptom_reply(triage), *keep)
+        # The question a report asks is answered after the advice; an emergency
+        # reply stays short.
+        asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
+        if emergency or not asked or not split_message(text).questions:
+            return Turn(symptom_reply(triage), *keep)
+        reply = with_question_answered(kb, symptom_reply(triage), asked, text)
+        shown = conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
+        return Turn(reply, asked[0].id, shown)
     if len(text) > max_chars:
         return Turn(_fallback(kb, ReplyKey.TOO_LONG), *keep)
     if not text.strip() or not intent:
@@ -177,7 +204,7 @@ def respond(
         return Turn(Reply(type=ReplyType.SMALLTALK, answer=kb.reply(ReplyKey(intent))), *keep)
     if intent == Intent.HANDOFF:
         return Turn(Reply(type=ReplyType.HANDOFF, answer=kb.reply(ReplyKey.HANDOFF)), *keep)
-    return Turn(_fallback(kb), *keep)
+    return Turn(_not_covered(kb, not_covered), *keep)
 
 
 def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversation, symptom_reply: SymptomReply) -> Turn:
@@ -194,4 +221,5 @@ def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversatio
         about_subject=parse.get(SUBJECT_KEY),
         about_treatment=parse.get(TREATMENT_KEY),
         feedback=feedback_from_entities(parse.get("entities")),
+        not_covered=parse.get(NOT_COVERED_KEY),
     )

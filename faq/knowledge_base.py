@@ -21,6 +21,7 @@ import yaml
 from faq.article import Article, load_article
 from faq.contract import CLINIC_FIELDS, TOPIC_INTENT_PREFIX, Escalation, Intent, _Named, topic_intent
 from faq.faithfulness import paraphrase_problems, unfaithful
+from faq.questions import GAP, mentions_any
 from faq.settings import KB_PATH
 
 # Replies shown with an article answer or in its place, which speak for the
@@ -52,6 +53,10 @@ class ReplyKey(_Named):
     # a second question's answer, and the same topic asked again ("what about a nurse?")
     ALSO_INTRO = "also_intro"
     SAME_TOPIC_INTRO = "same_topic_intro"
+    # a symptom report's question, answered after the advice
+    QUESTION_INTRO = "question_intro"
+    # a question about something the article does not answer ({about}: data/knowledge_base.yml not_covered)
+    NOT_COVERED = "not_covered"
     # a symptom below the emergency level in a message not about the treatment
     SYMPTOM_ELSEWHERE = "symptom_elsewhere"
     BAD_INPUT = "bad_input"
@@ -113,7 +118,7 @@ class ButtonKey(_Named):
 
 
 # Placeholders a reply may use besides clinic.yml's fields.
-EXTRA_PLACEHOLDERS = ("max_chars",)
+EXTRA_PLACEHOLDERS = ("max_chars", "about")
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,19 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Uncovered:
+    """Something patients ask that the article does not answer (`not_covered:`)."""
+
+    id: str
+    about: str
+    words: Tuple[str, ...]
+    unless: Tuple[str, ...] = ()
+
+    def asked_in(self, clause: str) -> bool:
+        return mentions_any(clause, self.words) and not (self.unless and mentions_any(clause, self.unless))
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     document: str
     topics: Tuple[Topic, ...]
@@ -160,6 +178,15 @@ class KnowledgeBase:
     # Treated areas and treatment words: a symptom named with one of them is
     # about the treatment even when Botox is not named.
     treatment_words: Tuple[str, ...] = ()
+    # What the article does not answer, though patients ask it ("how long does it last?").
+    not_covered: Tuple[Uncovered, ...] = ()
+
+    def uncovered_in(self, clause: str) -> Optional[Uncovered]:
+        """The first `not_covered` entry the question clause asks about, if any."""
+        return next((u for u in self.not_covered if u.asked_in(clause)), None)
+
+    def uncovered(self, uncovered_id: Optional[str]) -> Optional[Uncovered]:
+        return next((u for u in self.not_covered if u.id == uncovered_id), None)
 
     def reply(self, key: ReplyKey) -> str:
         """The text of one reply, placeholders not yet filled (Clinic.fill)."""
@@ -230,6 +257,7 @@ def problems(kb: KnowledgeBase, article: Article) -> List[str]:
     ids = [t.id for t in kb.topics]
     for duplicate in {i for i in ids if ids.count(i) > 1}:
         found.append(f"topic id {duplicate!r} is used twice")
+    found += _uncovered_problems(kb)
     if kb.document != article.document:
         found.append(f"document {kb.document!r} is not the article {article.document!r}")
     for topic in kb.topics:
@@ -259,6 +287,20 @@ def problems(kb: KnowledgeBase, article: Article) -> List[str]:
     return found + _faithfulness_problems(kb)
 
 
+def _uncovered_problems(kb: KnowledgeBase) -> List[str]:
+    found = []
+    ids = [u.id for u in kb.not_covered]
+    for duplicate in {i for i in ids if ids.count(i) > 1}:
+        found.append(f"not_covered id {duplicate!r} is used twice")
+    for entry in kb.not_covered:
+        if not entry.words or not entry.about:
+            found.append(f"not_covered {entry.id!r}: needs `about` and `words`")
+        for word in entry.words + entry.unless:
+            if word.split()[0] == GAP or word.split()[-1] == GAP:
+                found.append(f"not_covered {entry.id!r}: {word!r} starts or ends with {GAP}")
+    return found
+
+
 def _faithfulness_problems(kb: KnowledgeBase) -> List[str]:
     found = paraphrase_problems(kb.paraphrase_words)
     for topic in kb.topics:
@@ -281,6 +323,15 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
+        not_covered=tuple(
+            Uncovered(
+                id=str(u["id"]),
+                about=_tidy(u["about"]),
+                words=tuple(str(w) for w in u["words"]),
+                unless=tuple(str(w) for w in u.get("unless") or ()),
+            )
+            for u in raw.get("not_covered") or ()
+        ),
     )
 
 

@@ -71,7 +71,11 @@ QUESTION_STARTERS: Tuple[str, ...] = (
 # Words before the real start of a question ("so is it safe", "ok but can a nurse do it").
 _FILLERS = ("so", "ok", "okay", "and", "but", "also", "then", "honestly", "please", "pls", "hi", "hey", "um")
 _STARTS = "|".join(re.escape(w) for w in QUESTION_STARTERS)
-_CLAUSE = re.compile(r"\s*(?:;|,?\s+(?:and|but|also|plus|or)\s+(?=(?:" + _STARTS + r")\b))\s*")
+# An adverb may come between ("..., and roughly how many units would I need?").
+_ADVERBS = "roughly|approximately|realistically|honestly|generally|usually|typically|actually|also|then|maybe"
+_CLAUSE = re.compile(
+    r"\s*(?:;|,?\s+(?:and|but|also|plus|or)\s+(?:(?:" + _ADVERBS + r")\s+)?(?=(?:" + _STARTS + r")\b))\s*"
+)
 # A question run on after a story without punctuation ("i bruise easily will i get bruising").
 _RUN_ON = re.compile(
     r"\s+(?=(?:will|can|should|could|would|is|are|does|do|how|what|why)\s+(?:i|it|you|botox|they|there|this|that|my)\b)"
@@ -127,14 +131,28 @@ def split_message(text: str) -> Parts:
 
 def mentions_any(text: str, vocabulary: Sequence[str]) -> bool:
     """Whether the text uses one of the vocabulary's words or phrases (whole words;
-    a * ends a word with any ending: "inject*" matches "injections", "crow* feet" "crows feet")."""
+    a * ends a word with any ending: "inject*" matches "injections", "crow* feet" "crows feet";
+    ... between two words allows up to GAP_WORDS words: "how long ... last" matches
+    "how long will my botox last")."""
     return bool(_pattern(tuple(vocabulary)).search(" ".join(words(text))))
 
 
-@lru_cache(maxsize=8)
+GAP = "..."
+GAP_WORDS = 6
+
+
+@lru_cache(maxsize=32)
 def _pattern(vocabulary: Tuple[str, ...]) -> "re.Pattern[str]":
     def entry(phrase: str) -> str:
-        parts = [re.escape(w.rstrip("*")) + (r"[a-z0-9']*" if w.endswith("*") else "") for w in phrase.split()]
-        return r"\s+".join(parts)
+        pattern, gap = "", False
+        for word in phrase.split():
+            if word == GAP:
+                gap = True
+                continue
+            if pattern:
+                pattern += (rf"(?:\s+\S+){{0,{GAP_WORDS}}}" if gap else "") + r"\s+"
+            pattern += re.escape(word.rstrip("*")) + (r"[a-z0-9']*" if word.endswith("*") else "")
+            gap = False
+        return pattern
 
     return re.compile(r"\b(?:" + "|".join(entry(v.lower()) for v in vocabulary if v.strip()) + r")\b")

@@ -2,7 +2,7 @@
 payload every channel reads (docs/payload.md)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from faq.clinic import Clinic
@@ -97,6 +97,23 @@ def topics_answer(kb: KnowledgeBase, topics: Sequence[Topic], question: str) -> 
         topics=tuple(t.id for t in topics),
         sources=sources,
         suggestions=topic_suggestions(kb, first),
+    )
+
+
+def with_question_answered(kb: KnowledgeBase, reply: Reply, topics: Sequence[Topic], question: str) -> Reply:
+    """A symptom report's reply that also answers what the report asks ("...is
+    that a known side effect?"): the advice and the symptom's quotes first,
+    then the asked topics' answers and quotes. The escalation stays the
+    policy's for the symptom."""
+    if not topics:
+        return reply
+    answered = topics_answer(kb, topics, question)
+    return replace(
+        reply,
+        answer=f"{reply.answer} {kb.reply(ReplyKey.QUESTION_INTRO)} {answered.answer}",
+        topic=answered.topic,
+        topics=answered.topics,
+        sources=list(reply.sources) + [q for q in answered.sources if q not in reply.sources],
     )
 
 

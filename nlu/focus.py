@@ -15,8 +15,13 @@ TF-IDF, logistic regression: ~1 ms per message). Then:
 - the topics asked: every clause whose best class is a topic with at least
   `clause_threshold`, most confident first, at most MAX_TOPICS, are set as
   message["topics"], the first also as the intent;
+- a question clause about something the article does not answer
+  (data/knowledge_base.yml `not_covered`: "how long does it last?") names no
+  topic; when no other question does, message["not_covered"] says which;
 - a topic intent that no clause confirms (DIET guessed a topic for something
   the article does not cover) becomes `nlu_fallback`: the honest "not covered";
+- a symptom report (DIET's `report_symptom`) keeps its intent; the topics its
+  question asks ("...is that a known side effect?") are set for the reply;
 - message["about_subject"] says whether the message names the article's
   subject (data/knowledge_base.yml `subject_words`); the dialogue answers a
   topic only when it does, or when the conversation already is about it
@@ -44,7 +49,15 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from faq.contract import MAX_TOPICS, SUBJECT_KEY, TOPIC_INTENT_PREFIX, TOPICS_KEY, TREATMENT_KEY, Intent
+from faq.contract import (
+    MAX_TOPICS,
+    NOT_COVERED_KEY,
+    SUBJECT_KEY,
+    TOPIC_INTENT_PREFIX,
+    TOPICS_KEY,
+    TREATMENT_KEY,
+    Intent,
+)
 from faq.knowledge_base import load_knowledge_base
 from faq.questions import mentions_any, split_message
 
@@ -146,18 +159,31 @@ class QuestionFocus(GraphComponent):
         classes = self.classifier.classes_
         return [(str(classes[row.argmax()]), float(row.max())) for row in probabilities]
 
-    def asked_topics(self, text: str, diet: Optional[Tuple[str, float]] = None) -> List[Tuple[str, float]]:
-        """(topic intent, confidence) of what the message asks, most confident first.
+    def asked_topics(
+        self, text: str, diet: Optional[Tuple[str, float]] = None
+    ) -> Tuple[List[Tuple[str, float]], Optional[str]]:
+        """(topic intent, confidence) of what the message asks, most confident
+        first, and the `not_covered` entry a question asks about, if any.
 
-        A topic's confidence is the best of: a question clause's, the whole
-        message's (a question like "is she right?" points back at the story)
-        and DIET's. A second topic needs a question clause of its own."""
+        A question clause about something the article does not answer ("how
+        long does it last?") is set aside, whatever topic it resembles. A
+        topic's confidence is the best of: another question clause's, the
+        whole message's (a question like "is she right?" points back at the
+        story) and DIET's; the last two only when no question was set aside,
+        as they read the set-aside question too. A second topic needs a
+        question clause of its own."""
         parts = split_message(text)
         clauses = list(parts.questions) or [parts.focus]
-        predictions = self._predictions(clauses + [text])
-        by_clause, whole = predictions[:-1], predictions[-1]
+        found = [self.kb.uncovered_in(clause) for clause in clauses]
+        uncovered = next((entry.id for entry in found if entry), None)
+        open_clauses = [clause for clause, entry in zip(clauses, found) if entry is None]
+        if not open_clauses:
+            return [], uncovered
+        whole = [] if uncovered else [text]
+        predictions = self._predictions(open_clauses + whole)
+        by_clause = predictions[: len(open_clauses)]
         score: Dict[str, float] = {}
-        for intent, confidence in [*by_clause, whole, *([diet] if diet else [])]:
+        for intent, confidence in [*predictions, *([diet] if diet and not uncovered else [])]:
             if _is_topic(intent):
                 score[intent] = max(confidence, score.get(intent, 0.0))
         ranked = [
@@ -166,14 +192,14 @@ class QuestionFocus(GraphComponent):
             if item[1] >= self.config["clause_threshold"]
         ]
         if not ranked:
-            return []
+            return [], uncovered
         first = ranked[0]
         second = [
             (intent, p)
             for intent, p in by_clause
             if intent != first[0] and _is_topic(intent) and p >= self.config["second_threshold"]
         ]
-        return [first] + sorted(second, key=lambda item: -item[1])[: MAX_TOPICS - 1]
+        return [first] + sorted(second, key=lambda item: -item[1])[: MAX_TOPICS - 1], uncovered
 
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
@@ -184,16 +210,26 @@ class QuestionFocus(GraphComponent):
         message.set(TREATMENT_KEY, named or mentions_any(text, self.kb.treatment_words), add_to_output=True)
         intent = message.get(INTENT) or {}
         name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
-        if name in FOLLOW_UP_INTENTS or name == Intent.REPORT_SYMPTOM:
+        if name in FOLLOW_UP_INTENTS:
             return
-        asked = self.asked_topics(text, self._diet_topic(message))
+        asked, uncovered = self.asked_topics(text, self._diet_topic(message))
+        topics = [i[len(TOPIC_INTENT_PREFIX) :] for i, _ in asked]
+        if name == Intent.REPORT_SYMPTOM:
+            # A report may ask something too ("is that a known side effect?"):
+            # the reply answers it after the advice (faq.dialogue).
+            if topics:
+                message.set(TOPICS_KEY, topics, add_to_output=True)
+            return
         overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
         if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):
             self._set_intent(message, asked[0][0], asked[0][1])
-            message.set(TOPICS_KEY, [i[len(TOPIC_INTENT_PREFIX) :] for i, _ in asked], add_to_output=True)
-        elif _is_topic(name):
+            message.set(TOPICS_KEY, topics, add_to_output=True)
+            return
+        if _is_topic(name):
             # DIET guessed a topic no question clause confirms: the honest "not covered".
             self._set_intent(message, Intent.NLU_FALLBACK.value, 1.0 - confidence)
+        if uncovered:
+            message.set(NOT_COVERED_KEY, uncovered, add_to_output=True)
 
     @staticmethod
     def _diet_topic(message: Message) -> Optional[Tuple[str, float]]:

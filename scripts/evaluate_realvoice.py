@@ -46,7 +46,7 @@ from triage.reply import triage_reply
 
 SETS = PROJECT_ROOT / "tests" / "data" / "realvoice"
 # Development splits: tuned on, their misses may be printed, gated by FLOORS.
-DEV_SPLITS = ("dev", "dev2", "dev3")
+DEV_SPLITS = ("dev", "dev2", "dev3", "dev4")
 SPLITS = DEV_SPLITS + ("heldout",)
 # figure -> (the better direction, value): issue 9's targets.
 TARGETS = {
@@ -79,10 +79,16 @@ class Assistant:
         return render(turn.reply, self.clinic)[1]
 
 
-def answered_topics(payload: Dict[str, Any]) -> List[str]:
-    if payload["type"] != ReplyType.ANSWER or not payload["sources"]:
+def answered_topics(payload: Dict[str, Any], replies: Tuple[str, ...] = (ReplyType.ANSWER,)) -> List[str]:
+    if payload["type"] not in replies or not payload["sources"]:
         return []
     return list(payload.get("topics") or [payload["topic"]])
+
+
+# A patient's question that also reports a symptom ("...since Tuesday, is that a
+# known side effect?") is answered by the triage reply: the advice first, then
+# the asked topic's answer and quotes.
+QUESTION_REPLIES = (ReplyType.ANSWER, ReplyType.TRIAGE)
 
 
 def _ratio(hits: int, total: int) -> Optional[float]:
@@ -95,7 +101,7 @@ def score_questions(cases: List[Dict[str, Any]], payloads: List[Dict[str, Any]])
     right, both, misses = 0, 0, []
     confusion: Counter = Counter()
     for case, payload in covered:
-        got = answered_topics(payload)
+        got = answered_topics(payload, QUESTION_REPLIES)
         ok = bool(got) and set(got) <= set(case["topics"])
         right += ok
         both += ok and set(got) == set(case["topics"])
@@ -114,6 +120,8 @@ def score_questions(cases: List[Dict[str, Any]], payloads: List[Dict[str, Any]])
         "covered_topic_right": _ratio(right, len(covered)),
         "two_topic_questions": len(two),
         "covered_all_topics_answered": _ratio(both, len(covered)),
+        # Of the covered questions, answered with a triage reply (they told of a symptom).
+        "covered_triaged": _ratio(sum(p["type"] == ReplyType.TRIAGE for _, p in covered), len(covered)),
         "not_covered": len(uncovered),
         "not_covered_honest": _ratio(honest, len(uncovered)),
         "confusion": {f"{e} -> {g}": n for (e, g), n in sorted(confusion.items()) if e != g},

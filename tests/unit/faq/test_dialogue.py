@@ -3,6 +3,7 @@
 import pytest
 
 from faq.dialogue import Conversation, respond
+from faq.knowledge_base import ReplyKey
 from faq.replies import render
 from faq.settings import SETTINGS
 
@@ -196,3 +197,46 @@ def test_every_fallback_ends_with_the_emergency_line(kb, clinic, intent, text):
     assert text_out.endswith(
         f"If you feel seriously unwell after an injection, call {clinic.contact['emergency_number']} now."
     )
+
+
+def test_a_question_the_article_does_not_answer_is_named_in_the_honest_reply(kb, clinic):
+    turn = respond(
+        kb, "nlu_fallback", "how long does botox last?", Conversation(), lambda t: None, not_covered="duration"
+    )
+    text, payload = render(turn.reply, clinic)
+    assert payload["type"] == "fallback" and payload["sources"] == [] and payload["topic"] is None
+    assert "doesn't cover how long Botox lasts" in text and "{" not in text
+    assert clinic.contact["phone"] in text and text.endswith(f"call {clinic.contact['emergency_number']} now.")
+
+
+def test_an_unknown_not_covered_entry_still_gets_the_plain_honest_reply(kb, clinic):
+    turn = respond(kb, "nlu_fallback", "a question", Conversation(), lambda t: None, not_covered="no_such_entry")
+    assert turn.reply.answer.startswith(kb.reply(ReplyKey.FALLBACK))
+
+
+def _report(kb, symptom_reply, level, text, topics):
+    triage = {"level": level, "symptoms": ["stiffness"], "labels": ["muscle stiffness"]}
+    conv = Conversation()
+    return respond(kb, "report_symptom", text, conv, symptom_reply, triage=triage, topics=topics, about_subject=True)
+
+
+def test_a_report_that_asks_a_question_gets_the_advice_first_then_the_answer(kb, clinic, symptom_reply):
+    text = "my forehead feels stiff since the jabs on tuesday. is that a known side effect?"
+    turn = _report(kb, symptom_reply, "clinic", text, ["common_side_effects"])
+    chat, payload = render(turn.reply, clinic)
+    assert payload["type"] == "triage" and payload["escalation"] == "clinic"
+    assert payload["topic"] == "common_side_effects" and payload["topics"] == ["common_side_effects"]
+    topic = kb.topic("common_side_effects")
+    assert payload["answer"].index("You mentioned: muscle stiffness") < payload["answer"].index(topic.answer)
+    assert {q.text for q in topic.quotes} <= {s["quote"] for s in payload["sources"]}
+    assert len({(s["paragraph"], s["sentence"]) for s in payload["sources"]}) == len(payload["sources"])
+    assert turn.last_topic == "common_side_effects"
+
+
+def test_a_report_without_a_question_or_an_emergency_gets_only_the_triage_reply(kb, clinic, symptom_reply):
+    plain = _report(kb, symptom_reply, "clinic", "my forehead feels stiff since tuesday", ["common_side_effects"])
+    assert kb.topic("common_side_effects").answer not in plain.reply.answer
+    urgent = _report(kb, symptom_reply, "emergency", "i can't breathe, is that a side effect?", ["common_side_effects"])
+    assert urgent.reply.escalation == "emergency" and kb.topic("common_side_effects").answer not in urgent.reply.answer
+    number = clinic.contact["emergency_number"]
+    assert render(urgent.reply, clinic)[0].startswith(f"Call the emergency number {number} now")

@@ -116,3 +116,15 @@ def test_the_loader_refuses_a_knowledge_base_missing_a_text(tmp_path):
 def test_line_breaks_of_a_literal_block_are_kept(kb):
     assert "\n\u2022 Is Botox safe?\n" in kb.reply(ReplyKey.TELEGRAM_HELP)
     assert "\n" not in kb.reply(ReplyKey.FALLBACK)
+
+
+def test_not_covered_entries_are_checked(kb, article):
+    from dataclasses import replace
+
+    from faq.knowledge_base import Uncovered, problems
+
+    broken = (Uncovered("cost", "prices", ("per unit",)), Uncovered("cost", "", ("... hurt",)))
+    found = problems(replace(kb, not_covered=kb.not_covered + broken), article)
+    assert "not_covered id 'cost' is used twice" in found
+    assert "not_covered 'cost': needs `about` and `words`" in found
+    assert "not_covered 'cost': '... hurt' starts or ends with ..." in found

@@ -24,6 +24,10 @@ from faq.questions import mentions_any, split_message
         ),
         ("i bruise like a peach will i get bruising from the injections", ["will i get bruising from the injections"]),
         ("ok so is it safe", ["ok so is it safe"]),
+        (
+            "Is preventative botox worth it at this point, and roughly how many units would I need?",
+            ["Is preventative botox worth it at this point", "how many units would I need?"],
+        ),
     ],
 )
 def test_the_question_clauses_are_found_after_the_story(text, questions):
@@ -50,3 +54,37 @@ def test_a_message_without_a_question_is_classified_by_its_last_sentence():
 )
 def test_the_subject_check_reads_whole_words(kb, text, expected):
     assert mentions_any(text, kb.subject_words) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how long will my botox actually last", True),
+        ("how long will the bruise from my botox last", True),
+        ("how long do i need to wait and then will it all last", False),
+    ],
+)
+def test_a_gap_allows_a_few_words_between_two_words(text, expected):
+    assert mentions_any(text, ["how long ... last"]) is expected
+
+
+@pytest.mark.parametrize(
+    "clause, expected",
+    [
+        ("how long does botox last?", "duration"),
+        ("can i go to the gym after my botox", "aftercare"),
+        ("is it safe to get botox while breastfeeding?", "pregnancy"),
+        ("how much do you charge for three areas", "cost"),
+        ("how much is it worth paying for a good injector?", None),
+        ("is 19 too young for botox?", "age"),
+        ("is starting botox in your twenties too young?", None),
+        ("it stopped working after two years, am i immune?", "resistance"),
+        ("it stopped working, was it diluted?", None),
+        ("whats the difference between a derm and a nurse injector", None),
+        ("is botox safe?", None),
+        ("what happens if i stop?", None),
+    ],
+)
+def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expected):
+    found = kb.uncovered_in(clause)
+    assert (found.id if found else None) == expected
