@@ -178,8 +178,20 @@ class KnowledgeBase:
     # Treated areas and treatment words: a symptom named with one of them is
     # about the treatment even when Botox is not named.
     treatment_words: Tuple[str, ...] = ()
+    # Another cause of a symptom ("my new moisturiser made my cheeks red"): not the treatment.
+    other_causes: Tuple[str, ...] = ()
     # What the article does not answer, though patients ask it ("how long does it last?").
     not_covered: Tuple[Uncovered, ...] = ()
+
+    def names_subject(self, text: str) -> bool:
+        return mentions_any(text, self.subject_words)
+
+    def names_treatment(self, text: str) -> bool:
+        """The subject, or a treated area with no other cause named ("my new
+        moisturiser made my cheeks red" is not about the treatment)."""
+        return self.names_subject(text) or (
+            mentions_any(text, self.treatment_words) and not mentions_any(text, self.other_causes)
+        )
 
     def uncovered_in(self, clause: str) -> Optional[Uncovered]:
         """The first `not_covered` entry the question clause asks about, if any."""
@@ -323,6 +335,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
+        other_causes=tuple(str(w) for w in raw.get("other_causes") or ()),
         not_covered=tuple(
             Uncovered(
                 id=str(u["id"]),

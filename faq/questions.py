@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import List, Sequence, Tuple
 
 # Sentence ends, and clause breaks that start a new question ("..., and is it safe?").
+# Not "or": "can I keep my retinol or do I stop?" is one question with two choices.
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 
@@ -74,7 +75,7 @@ _STARTS = "|".join(re.escape(w) for w in QUESTION_STARTERS)
 # An adverb may come between ("..., and roughly how many units would I need?").
 _ADVERBS = "roughly|approximately|realistically|honestly|generally|usually|typically|actually|also|then|maybe"
 _CLAUSE = re.compile(
-    r"\s*(?:;|,?\s+(?:and|but|also|plus|or)\s+(?:(?:" + _ADVERBS + r")\s+)?(?=(?:" + _STARTS + r")\b))\s*"
+    r"\s*(?:;|,?\s+(?:and|but|also|plus)\s+(?:(?:" + _ADVERBS + r")\s+)?(?=(?:" + _STARTS + r")\b))\s*"
 )
 # A question run on after a story without punctuation ("i bruise easily will i get bruising").
 _RUN_ON = re.compile(

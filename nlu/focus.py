@@ -25,7 +25,9 @@ TF-IDF, logistic regression: ~1 ms per message). Then:
 - message["about_subject"] says whether the message names the article's
   subject (data/knowledge_base.yml `subject_words`); the dialogue answers a
   topic only when it does, or when the conversation already is about it
-  (faq.dialogue).
+  (faq.dialogue); message["about_treatment"] whether it names the subject or
+  a treated area without another cause ("my new moisturiser made my cheeks
+  red" is not about the treatment).
 
 Button payloads ("/ask_safety") and messages DIET gave a non-topic intent
 with high confidence (greetings, "where does it say that?") are left alone.
@@ -59,11 +61,13 @@ from faq.contract import (
     Intent,
 )
 from faq.knowledge_base import load_knowledge_base
-from faq.questions import mentions_any, split_message
+from faq.questions import Parts, mentions_any, split_message, words
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "clauses.pkl"
+# A question that points back at the story ("Is that too soon?").
+POINTING_WORDS = frozenset({"that", "that's", "thats", "this", "these", "those", "them"})
 # Intents a question clause may not override: the patient asked for them.
 FOLLOW_UP_INTENTS = (Intent.ASK_SOURCE, Intent.TELL_ME_MORE, Intent.HANDOFF)
 
@@ -83,6 +87,10 @@ class QuestionFocus(GraphComponent):
             "second_threshold": 0.6,
             # A topic replaces a non-topic intent of DIET's only at this confidence.
             "override_threshold": 0.7,
+            # The story names something the article does not answer ("I have a
+            # facial booked 3 days after. Is that too soon?"): a question clause
+            # needs this confidence to be answered with a topic anyway.
+            "story_threshold": 0.8,
             # Logistic regression regularisation (larger: fits the examples closer).
             "c": 10.0,
         }
@@ -166,7 +174,9 @@ class QuestionFocus(GraphComponent):
         first, and the `not_covered` entry a question asks about, if any.
 
         A question clause about something the article does not answer ("how
-        long does it last?") is set aside, whatever topic it resembles. A
+        long does it last?") is set aside, whatever topic it resembles; so is
+        a question pointing back at such a story ("...a facial booked 3 days
+        after. Is that too soon?") unless a clause names a topic clearly. A
         topic's confidence is the best of: another question clause's, the
         whole message's (a question like "is she right?" points back at the
         story) and DIET's; the last two only when no question was set aside,
@@ -182,6 +192,9 @@ class QuestionFocus(GraphComponent):
         whole = [] if uncovered else [text]
         predictions = self._predictions(open_clauses + whole)
         by_clause = predictions[: len(open_clauses)]
+        in_story = None if uncovered else self._uncovered_story(parts, text)
+        if in_story and max((p for i, p in by_clause if _is_topic(i)), default=0.0) < self.config["story_threshold"]:
+            return [], in_story
         score: Dict[str, float] = {}
         for intent, confidence in [*predictions, *([diet] if diet and not uncovered else [])]:
             if _is_topic(intent):
@@ -201,13 +214,25 @@ class QuestionFocus(GraphComponent):
         ]
         return [first] + sorted(second, key=lambda item: -item[1])[: MAX_TOPICS - 1], uncovered
 
+    def _uncovered_story(self, parts: Parts, text: str) -> Optional[str]:
+        """What the story asks about that the article does not answer, when a
+        question points back at the sentence before it ("I have a facial booked
+        3 days after. Is that too soon?"); `unless` words count anywhere in the
+        message ("...diluted it. Is that a thing?")."""
+        pointing = next((q for q in parts.questions if POINTING_WORDS & set(words(q))), None)
+        told = [clause for clause in parts.story if text.find(clause) < text.find(pointing or "")]
+        if not pointing or not told:
+            return None
+        # What "that" points at: the sentence just before the question.
+        entry = self.kb.uncovered_in(told[-1])
+        return entry.id if entry and not (entry.unless and mentions_any(text, entry.unless)) else None
+
     def _process_one(self, message: Message) -> None:
         text = message.get(TEXT)
         if not text or text.startswith("/") or self.classifier is None:
             return
-        named = mentions_any(text, self.kb.subject_words)
-        message.set(SUBJECT_KEY, named, add_to_output=True)
-        message.set(TREATMENT_KEY, named or mentions_any(text, self.kb.treatment_words), add_to_output=True)
+        message.set(SUBJECT_KEY, self.kb.names_subject(text), add_to_output=True)
+        message.set(TREATMENT_KEY, self.kb.names_treatment(text), add_to_output=True)
         intent = message.get(INTENT) or {}
         name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
         if name in FOLLOW_UP_INTENTS:

@@ -88,3 +88,17 @@ def test_a_gap_allows_a_few_words_between_two_words(text, expected):
 def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expected):
     found = kb.uncovered_in(clause)
     assert (found.id if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("my smile is lopsided since the lip flip", True),
+        ("my cheeks are red since yesterday", True),
+        ("my new moisturiser made my cheeks red and itchy", False),
+        ("my cheeks are red after the botox and my new moisturiser", True),
+        ("reserve a table for 5 at red robin", False),
+    ],
+)
+def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):
+    assert kb.names_treatment(text) is expected
