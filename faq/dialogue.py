@@ -165,6 +165,10 @@ def respond(
     elsewhere = about_subject is False and not conv.last_topic
     not_treatment = about_treatment is False and not conv.last_topic
     # A symptom report outranks everything else (topic, follow-up, length).
+    if intent == Intent.REPORT_SYMPTOM and not triage and not_covered:
+        # Told like a report, but no symptom found and the question is one the
+        # article does not answer: the honest reply (it ends with the emergency line).
+        return Turn(_not_covered(kb, not_covered), *keep)
     if intent == Intent.REPORT_SYMPTOM or triage:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
         if not_treatment and not emergency:

@@ -99,11 +99,19 @@ def clauses(sentence: str) -> List[str]:
     return parts
 
 
+# A question after its condition: "if I stop, will I look older?" (a verb, then its subject).
+_CONDITIONAL = re.compile(
+    r"^(?:if|once|when)\b.*\b(?:will|would|can|could|should|do|does|is|am)\s+(?:i|it|you|my|they|we)\b"
+)
+
+
 def is_question(clause: str) -> bool:
     tokens = words(clause)
     while tokens and tokens[0] in _FILLERS:
         tokens = tokens[1:]
-    return clause.rstrip().endswith("?") or bool(tokens and tokens[0] in QUESTION_STARTERS)
+    if clause.rstrip().endswith("?") or bool(tokens and tokens[0] in QUESTION_STARTERS):
+        return True
+    return bool(_CONDITIONAL.search(" ".join(tokens)))
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,10 @@ class QuestionFocus(GraphComponent):
             # the reply answers it after the advice (faq.dialogue).
             if topics:
                 message.set(TOPICS_KEY, topics, add_to_output=True)
+            elif uncovered:
+                # Read by the dialogue only when triage finds no symptom ("I have
+                # a facial booked 3 days after. Is that too soon?").
+                message.set(NOT_COVERED_KEY, uncovered, add_to_output=True)
             return
         overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
         if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):

@@ -1,6 +1,6 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|dev3|heldout]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev5|heldout]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -9,14 +9,16 @@ scored as a patient would read it:
 
 - patient questions the article covers: the right topic, quoted ("topic
   right"; a two-topic question counts when every answered topic is one it
-  asked about and at least one is answered);
+  asked about and at least one is answered; a question that also reports a
+  symptom counts when its triage reply answers the asked topic, and
+  `covered_triaged` says how many did);
 - patient questions it does not cover: the honest fallback or handoff, no quote;
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml`, `*_dev2.yml` and
-`*_dev3.yml` (a second and a third development set, each written blind later,
-without off-topic requests) are tuned on, `*_heldout.yml` never are (their first run is the honest figure).
+The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev5.yml` (four
+more development sets, each written blind later; only dev and dev4 have
+off-topic requests) are tuned on, `*_heldout.yml` never are (their first run is the honest figure).
 With --gate the command exits 1 when a development set falls below its
 FLOORS: the figures reached when they were written, so a change that makes
 them worse fails the build. TARGETS are issue 9's; every run says which are
@@ -175,7 +177,7 @@ async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]
     results = {}
     for kind, scorer in SCORERS.items():
         path = SETS / f"{kind}_{split}.yml"
-        if not path.exists():  # dev2 and dev3 have no off-topic set
+        if not path.exists():  # dev2, dev3 and dev5 have no off-topic set
             continue
         cases = load_cases(path)
         started = time.perf_counter()
@@ -189,25 +191,40 @@ async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]
 # The build's floors on the development sets (make test): their figures when
 # the floors were set, rounded down.
 FLOORS = {
+    # Floors last raised at the end of the not_covered work (issue 9, dev4 and dev5).
     "dev": {
         "offtopic_answered": ("max", 0.005),
         "offtopic_triaged": ("max", 0.003),
-        "covered_topic_right": ("min", 0.83),
-        "not_covered_honest": ("min", 0.92),
+        "covered_topic_right": ("min", 0.93),
+        "not_covered_honest": ("min", 0.98),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.95),
     },
-    # Reached at the end of branch realvoice2: 0.87, 0.90, 1.0, 1.0.
     "dev2": {
         "covered_topic_right": ("min", 0.85),
-        "not_covered_honest": ("min", 0.88),
+        "not_covered_honest": ("min", 0.98),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.975),
     },
-    # Reached at the end of branch realvoice3: 0.85, 0.975, 1.0, 1.0.
     "dev3": {
-        "covered_topic_right": ("min", 0.8),
-        "not_covered_honest": ("min", 0.95),
+        "covered_topic_right": ("min", 0.85),
+        "not_covered_honest": ("min", 0.975),
+        "emergency_caught": ("min", 1.0),
+        "clinic_caught": ("min", 0.97),
+    },
+    # Reached 0.977, 0.948, 0.001 / 0.000, 1.0, 1.0.
+    "dev4": {
+        "offtopic_answered": ("max", 0.002),
+        "offtopic_triaged": ("max", 0.001),
+        "covered_topic_right": ("min", 0.97),
+        "not_covered_honest": ("min", 0.94),
+        "emergency_caught": ("min", 1.0),
+        "clinic_caught": ("min", 0.97),
+    },
+    # Reached 0.921, 0.940, 1.0, 1.0.
+    "dev5": {
+        "covered_topic_right": ("min", 0.91),
+        "not_covered_honest": ("min", 0.93),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.97),
     },

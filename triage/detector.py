@@ -51,6 +51,8 @@ FILLERS = {
 }
 # Words before a refers-back cue that deny it ("make sure that doesn't happen to me").
 DENIALS = {"not", "never"}
+# A sentence that goes on about the symptom before it ("It's been there 6 days now").
+POINTING_BACK = {"it", "its", "they", "this", "that", "still"}
 
 
 class Detector:
@@ -102,6 +104,16 @@ class Detector:
             if token.lower_ in people or token.norm_ in people:
                 return True
         return False
+
+    def _worse(self, doc: Doc, sentences: List[Span], index: int) -> bool:
+        """A worsening cue in the symptom's sentence, or in the next one when it
+        points back ("a hard lump... It's been there 6 days now")."""
+        if self._cue_in(doc, WORSENING, sentences[index]):
+            return True
+        if index + 1 >= len(sentences):
+            return False
+        following = sentences[index + 1]
+        return following[0].lower_ in POINTING_BACK and self._cue_in(doc, WORSENING, following)
 
     @staticmethod
     def _cue_in(doc: Doc, cue: str, span: Span) -> bool:
@@ -214,9 +226,7 @@ class Detector:
             if status == "question" and any(i > index for i in refers_back):
                 status = "report"  # "can botox cause X? because I have it right now"
             level = group.level
-            if triage_rank(level) < triage_rank(self.policy.worsening_raise_to) and self._cue_in(
-                doc, WORSENING, ent.sent
-            ):
+            if triage_rank(level) < triage_rank(self.policy.worsening_raise_to) and self._worse(doc, sentences, index):
                 level = self.policy.worsening_raise_to
             about = "other" if "FAMILY" in modifiers else "self"
             mentions.append(Mention(group.id, group.label, level, ent.text, index, status, about))

@@ -240,3 +240,12 @@ def test_a_report_without_a_question_or_an_emergency_gets_only_the_triage_reply(
     assert urgent.reply.escalation == "emergency" and kb.topic("common_side_effects").answer not in urgent.reply.answer
     number = clinic.contact["emergency_number"]
     assert render(urgent.reply, clinic)[0].startswith(f"Call the emergency number {number} now")
+
+
+def test_a_report_without_a_symptom_asking_something_not_covered_gets_the_honest_reply(kb, clinic):
+    text = "I have a facial booked 3 days after my botox appointment. is that too soon?"
+    never = lambda t: pytest.fail("triaged")  # noqa: E731
+    turn = respond(kb, "report_symptom", text, Conversation(), never, not_covered="aftercare")
+    chat, payload = render(turn.reply, clinic)
+    assert payload["type"] == "fallback" and "doesn't cover aftercare" in chat
+    assert chat.endswith(f"call {clinic.contact['emergency_number']} now.")

@@ -28,6 +28,11 @@ from faq.questions import mentions_any, split_message
             "Is preventative botox worth it at this point, and roughly how many units would I need?",
             ["Is preventative botox worth it at this point", "how many units would I need?"],
         ),
+        (
+            "If I stop botox will I look older straight away, and how long does each session last anyway?",
+            ["If I stop botox will I look older straight away", "how long does each session last anyway?"],
+        ),
+        ("If I'm honest I love it. Is it safe though?", ["Is it safe though?"]),
     ],
 )
 def test_the_question_clauses_are_found_after_the_story(text, questions):
@@ -77,6 +82,10 @@ def test_a_gap_allows_a_few_words_between_two_words(text, expected):
         ("how much do you charge for three areas", "cost"),
         ("how much is it worth paying for a good injector?", None),
         ("is 19 too young for botox?", "age"),
+        ("whats the youngest age you can get botox?", "age"),
+        ("can a dentist do lip filler too?", "fillers"),
+        ("does a nurse need a prescription to give me botox?", "regulation"),
+        ("can a nurse give me botox?", None),
         ("is starting botox in your twenties too young?", None),
         ("it stopped working after two years, am i immune?", "resistance"),
         ("it stopped working, was it diluted?", None),

@@ -164,6 +164,25 @@ def test_question_then_report_in_the_next_sentence(detector):
     assert detector.assess("can botox cause hives? i have them right now").level == "emergency"
 
 
+@pytest.mark.parametrize(
+    "text, level",
+    [
+        ("There's a hard lump where the needle went in. It's been there 6 days now and isn't going down.", "clinic"),
+        ("There's a small lump where the needle went in. My sister has been there 6 days now.", "mild"),
+    ],
+)
+def test_worsening_told_in_the_next_sentence_raises_a_mild_symptom(detector, text, level):
+    assert detector.assess(text).level == level
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my hive thermostat keeps going offline", "my teenager barely speaks to me anymore"],
+)
+def test_words_of_emergencies_in_other_senses_are_not_triaged(detector, text):
+    assert detector.assess(text).level is None
+
+
 def test_emergency_wins_over_milder_symptoms_in_a_long_story(detector):
     text = (
         "so the bruise is small and a bit red, nothing much, went to work, had lunch, "
