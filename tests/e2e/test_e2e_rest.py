@@ -80,6 +80,26 @@ def test_uncovered_questions_get_an_honest_fallback_citing_nothing(stack, questi
 
 
 @pytest.mark.parametrize(
+    "question, named",
+    [
+        ("I'm planning my year. How long does Botox last before I need to go back?", "how long Botox lasts"),
+        ("I have a facial booked 3 days after my botox appointment. Is that too soon?", "aftercare"),
+        ("how much do you charge for forehead and crows feet, and is cheap botox risky?", None),
+    ],
+)
+def test_what_the_article_does_not_answer_is_named_and_a_covered_question_beside_it_answered(
+    stack, article, question, named
+):
+    payload = ask(stack, f"nc-{abs(hash(question))}", question)
+    if named:
+        assert payload["type"] == "fallback" and payload["sources"] == [] and payload["topic"] is None
+        assert f"doesn't cover {named}" in payload["text"] and CLINIC_PHONE in payload["text"]
+    else:  # the price clause is set aside; "is cheap botox risky?" is answered
+        assert payload["type"] == "answer" and payload["topic"] in ("price_vs_result", "safety")
+        assert_quotes_are_the_articles(payload, article)
+
+
+@pytest.mark.parametrize(
     "bad",
     [
         "",

@@ -73,6 +73,18 @@ def test_question_about_the_same_symptom_gets_the_articles_answer(stack):
     assert any("shortness of breath" in s["quote"] for s in payload["sources"])
 
 
+def test_a_report_that_asks_a_question_gets_the_advice_then_the_articles_answer(stack):
+    text = "my forehead feels kinda stiff and achey since the jabs on tuesday. is that a known side effect?"
+    _, payload = first_payload(stack, "triage-e2e-question", text)
+    assert (payload["type"], payload["escalation"]) == ("triage", "clinic")
+    assert payload["topics"] == ["common_side_effects"] and "On your question:" in payload["answer"]
+    assert payload["answer"].index("You mentioned") < payload["answer"].index("On your question:")
+    assert any("muscle stiffness" in s["quote"] for s in payload["sources"])
+    assert any(s["quote"].startswith("You may experience redness") for s in payload["sources"])
+    _, source = first_payload(stack, "triage-e2e-question", "where does it say that?")
+    assert source["topic"] == "common_side_effects" and source["sources"]
+
+
 def test_report_about_someone_else_is_an_emergency_too(stack):
     _, payload = first_payload(stack, "triage-e2e-3", "my mom got Botox and now she's having trouble breathing")
     assert (payload["type"], payload["escalation"]) == ("triage", "emergency")
