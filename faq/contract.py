@@ -108,6 +108,9 @@ TOPICS_KEY = "topics"
 # "my smile is lopsided since the lip flip").
 SUBJECT_KEY = "about_subject"
 TREATMENT_KEY = "about_treatment"
+# Whether the message names another cause of a symptom (data/knowledge_base.yml
+# `other_causes`: "after eating prawns") and not the subject.
+OTHER_CAUSE_KEY = "other_cause"
 # The `not_covered` entry (data/knowledge_base.yml) a message asks about and
 # the article does not answer ("how long does it last?"), named in the reply.
 NOT_COVERED_KEY = "not_covered"

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from faq.contract import (
     MAX_TOPICS,
     NOT_COVERED_KEY,
+    OTHER_CAUSE_KEY,
     SMALLTALK_INTENTS,
     SUBJECT_KEY,
     TOPICS_KEY,
@@ -152,6 +153,7 @@ def respond(
     max_chars: int = SETTINGS.max_message_chars,
     feedback: Optional[Feedback] = None,
     not_covered: Optional[str] = None,
+    other_cause: Optional[bool] = None,
 ) -> Turn:
     """The reply to one message classified as `intent`. `triage` is the NLU's
     symptom assessment (message["triage"], docs/triage.md), if any; `topics`
@@ -159,20 +161,21 @@ def respond(
     first being the intent's; `about_subject` whether the message names the
     article's subject (None: not known, e.g. a button); `feedback` the
     verdict and comment of a give_feedback message; `not_covered` what the
-    message asks that the article does not answer (message["not_covered"])."""
+    message asks that the article does not answer (message["not_covered"]);
+    `other_cause` whether it names another cause of a symptom, not Botox."""
     keep = (conv.last_topic, conv.shown_topics)
     # Nothing in the message or the conversation so far is about Botox (or the treatment).
     elsewhere = about_subject is False and not conv.last_topic
     not_treatment = about_treatment is False and not conv.last_topic
     # A symptom report outranks everything else (topic, follow-up, length).
-    if intent == Intent.REPORT_SYMPTOM and not triage and not_covered:
-        # Told like a report, but no symptom found and the question is one the
-        # article does not answer: the honest reply (it ends with the emergency line).
-        return Turn(_not_covered(kb, not_covered), *keep)
     if intent == Intent.REPORT_SYMPTOM or triage:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
         if not_treatment and not emergency:
             return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
+        if emergency and other_cause and not conv.last_topic:
+            # "hives all over after eating prawns": the emergency number first, no Botox triage.
+            answer, suggestions = kb.reply(ReplyKey.EMERGENCY_ELSEWHERE), [kb.suggestion(ButtonKey.HANDOFF)]
+            return Turn(Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=suggestions), *keep)
         # The question a report asks is answered after the advice; an emergency
         # reply stays short.
         asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
@@ -226,4 +229,5 @@ def respond_to_parse(kb: KnowledgeBase, parse: Dict[str, Any], conv: Conversatio
         about_treatment=parse.get(TREATMENT_KEY),
         feedback=feedback_from_entities(parse.get("entities")),
         not_covered=parse.get(NOT_COVERED_KEY),
+        other_cause=parse.get(OTHER_CAUSE_KEY),
     )

@@ -57,8 +57,10 @@ class ReplyKey(_Named):
     QUESTION_INTRO = "question_intro"
     # a question about something the article does not answer ({about}: data/knowledge_base.yml not_covered)
     NOT_COVERED = "not_covered"
-    # a symptom below the emergency level in a message not about the treatment
+    # a symptom below the emergency level in a message not about the treatment,
+    # and an emergency's symptoms with another cause named
     SYMPTOM_ELSEWHERE = "symptom_elsewhere"
+    EMERGENCY_ELSEWHERE = "emergency_elsewhere"
     BAD_INPUT = "bad_input"
     TOO_LONG = "too_long"
     # answer feedback (faq/feedback.py): thanks; after "not helpful", what was missing?
@@ -186,11 +188,15 @@ class KnowledgeBase:
     def names_subject(self, text: str) -> bool:
         return mentions_any(text, self.subject_words)
 
+    def names_other_cause(self, text: str) -> bool:
+        """Another cause of a symptom and not the subject ("hives after eating prawns")."""
+        return mentions_any(text, self.other_causes) and not self.names_subject(text)
+
     def names_treatment(self, text: str) -> bool:
         """The subject, or a treated area with no other cause named ("my new
         moisturiser made my cheeks red" is not about the treatment)."""
         return self.names_subject(text) or (
-            mentions_any(text, self.treatment_words) and not mentions_any(text, self.other_causes)
+            mentions_any(text, self.treatment_words) and not self.names_other_cause(text)
         )
 
     def uncovered_in(self, clause: str) -> Optional[Uncovered]:

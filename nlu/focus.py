@@ -54,6 +54,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from faq.contract import (
     MAX_TOPICS,
     NOT_COVERED_KEY,
+    OTHER_CAUSE_KEY,
     SUBJECT_KEY,
     TOPIC_INTENT_PREFIX,
     TOPICS_KEY,
@@ -235,6 +236,7 @@ class QuestionFocus(GraphComponent):
             return
         message.set(SUBJECT_KEY, self.kb.names_subject(text), add_to_output=True)
         message.set(TREATMENT_KEY, self.kb.names_treatment(text), add_to_output=True)
+        message.set(OTHER_CAUSE_KEY, self.kb.names_other_cause(text), add_to_output=True)
         intent = message.get(INTENT) or {}
         name, confidence = intent.get(INTENT_NAME_KEY), intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0
         if name in FOLLOW_UP_INTENTS:
@@ -246,10 +248,6 @@ class QuestionFocus(GraphComponent):
             # the reply answers it after the advice (faq.dialogue).
             if topics:
                 message.set(TOPICS_KEY, topics, add_to_output=True)
-            elif uncovered:
-                # Read by the dialogue only when triage finds no symptom ("I have
-                # a facial booked 3 days after. Is that too soon?").
-                message.set(NOT_COVERED_KEY, uncovered, add_to_output=True)
             return
         overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
         if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):

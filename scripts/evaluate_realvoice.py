@@ -1,6 +1,6 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev5|heldout]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev6|heldout]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -16,9 +16,9 @@ scored as a patient would read it:
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev5.yml` (four
-more development sets, each written blind later; only dev and dev4 have
-off-topic requests) are tuned on, `*_heldout.yml` never are (their first run is the honest figure).
+The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev6.yml` (five
+more development sets, each written blind later; dev, dev4 and dev6 have
+off-topic requests, dev6 no symptom reports) are tuned on, `*_heldout.yml` never are (their first run is the honest figure).
 With --gate the command exits 1 when a development set falls below its
 FLOORS: the figures reached when they were written, so a change that makes
 them worse fails the build. TARGETS are issue 9's; every run says which are
@@ -177,7 +177,7 @@ async def evaluate(assistant: Assistant, split: str) -> Dict[str, Dict[str, Any]
     results = {}
     for kind, scorer in SCORERS.items():
         path = SETS / f"{kind}_{split}.yml"
-        if not path.exists():  # dev2, dev3 and dev5 have no off-topic set
+        if not path.exists():  # not every dev set has every kind
             continue
         cases = load_cases(path)
         started = time.perf_counter()
@@ -220,6 +220,14 @@ FLOORS = {
         "not_covered_honest": ("min", 0.94),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.97),
+    },
+    # Reached 0.891, 0.910, 0.000 / 0.028 (a set of hard off-topic health
+    # complaints: first-person symptoms with another cause).
+    "dev6": {
+        "offtopic_answered": ("max", 0.002),
+        "offtopic_triaged": ("max", 0.03),
+        "covered_topic_right": ("min", 0.88),
+        "not_covered_honest": ("min", 0.9),
     },
     # Reached 0.921, 0.940, 1.0, 1.0.
     "dev5": {

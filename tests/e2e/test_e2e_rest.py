@@ -83,7 +83,7 @@ def test_uncovered_questions_get_an_honest_fallback_citing_nothing(stack, questi
     "question, named",
     [
         ("I'm planning my year. How long does Botox last before I need to go back?", "how long Botox lasts"),
-        ("I have a facial booked 3 days after my botox appointment. Is that too soon?", "aftercare"),
+        ("Can I go to the gym after my botox this afternoon?", "aftercare"),
         ("how much do you charge for forehead and crows feet, and is cheap botox risky?", None),
     ],
 )

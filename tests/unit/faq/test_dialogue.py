@@ -242,10 +242,22 @@ def test_a_report_without_a_question_or_an_emergency_gets_only_the_triage_reply(
     assert render(urgent.reply, clinic)[0].startswith(f"Call the emergency number {number} now")
 
 
-def test_a_report_without_a_symptom_asking_something_not_covered_gets_the_honest_reply(kb, clinic):
-    text = "I have a facial booked 3 days after my botox appointment. is that too soon?"
+def test_an_emergency_with_another_cause_named_gets_the_emergency_number_not_a_botox_triage(kb, clinic):
+    triage = {"level": "emergency", "symptoms": ["allergic_reaction"], "labels": ["signs of an allergic reaction"]}
+    text = "hives all over my arms after eating prawns, should i take piriton"
     never = lambda t: pytest.fail("triaged")  # noqa: E731
-    turn = respond(kb, "report_symptom", text, Conversation(), never, not_covered="aftercare")
+    flags = {"triage": triage, "about_subject": False, "other_cause": True}
+    turn = respond(kb, "report_symptom", text, Conversation(), never, **flags)
     chat, payload = render(turn.reply, clinic)
-    assert payload["type"] == "fallback" and "doesn't cover aftercare" in chat
-    assert chat.endswith(f"call {clinic.contact['emergency_number']} now.")
+    assert payload["type"] == "fallback" and payload["sources"] == []
+    assert chat.startswith("What you describe can need urgent help")
+    assert f"call {clinic.contact['emergency_number']} now" in chat
+
+
+def test_an_emergency_in_a_conversation_about_botox_is_triaged_whatever_else_it_names(kb, symptom_reply):
+    triage = {"level": "emergency", "symptoms": ["breathing"], "labels": ["trouble breathing"]}
+    conv = Conversation(last_topic="safety")
+    text = "i can't breathe, i ate prawns an hour ago"
+    flags = {"triage": triage, "about_subject": False, "other_cause": True}
+    turn = respond(kb, "report_symptom", text, conv, symptom_reply, **flags)
+    assert turn.reply.type == "triage" and turn.reply.escalation == "emergency"

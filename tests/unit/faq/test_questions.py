@@ -107,7 +107,9 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
         ("my new moisturiser made my cheeks red and itchy", False),
         ("my cheeks are red after the botox and my new moisturiser", True),
         ("reserve a table for 5 at red robin", False),
+        ("my son split his lip at football and it's really swollen", False),
     ],
 )
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):
     assert kb.names_treatment(text) is expected
+    assert kb.names_other_cause(text) is (not expected and text != "reserve a table for 5 at red robin")
