@@ -126,6 +126,11 @@ def _asked_topics(kb: KnowledgeBase, intent: Optional[str], topics: Optional[Seq
     return asked
 
 
+def _shown(conv: Conversation, asked: Sequence[Topic]) -> Tuple[str, ...]:
+    """The topics shown so far in the conversation, with those just answered."""
+    return conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
+
+
 def _same_topic_again(kb: KnowledgeBase, topic: Topic, text: str) -> Reply:
     """A follow-up on the topic just answered ("what about a nurse?"): only what
     the article says on that point, not the whole answer again."""
@@ -170,7 +175,13 @@ def respond(
     # A symptom report outranks everything else (topic, follow-up, length).
     if intent == Intent.REPORT_SYMPTOM or triage:
         emergency = (triage or {}).get("level") == TriageLevel.EMERGENCY
+        asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
+        questions = bool(split_message(text).questions)
         if not_treatment and not emergency:
+            if asked and questions and not elsewhere:
+                # The symptom is not the treatment's ("I've never had anything
+                # done ... what actually is it?"): the question is answered.
+                return Turn(topics_answer(kb, asked, text), asked[0].id, _shown(conv, asked))
             return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
         if emergency and other_cause and not conv.last_topic:
             # "hives all over after eating prawns": the emergency number first, no Botox triage.
@@ -178,12 +189,9 @@ def respond(
             return Turn(Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=suggestions), *keep)
         # The question a report asks is answered after the advice; an emergency
         # reply stays short.
-        asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
-        if emergency or not asked or not split_message(text).questions:
+        if emergency or not asked or not questions:
             return Turn(symptom_reply(triage), *keep)
-        reply = with_question_answered(kb, symptom_reply(triage), asked, text)
-        shown = conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
-        return Turn(reply, asked[0].id, shown)
+        return Turn(with_question_answered(kb, symptom_reply(triage), asked, text), asked[0].id, _shown(conv, asked))
     if len(text) > max_chars:
         return Turn(_fallback(kb, ReplyKey.TOO_LONG), *keep)
     if not text.strip() or not intent:
@@ -196,7 +204,7 @@ def respond(
         return Turn(_fallback(kb), *keep)
     if asked:
         first = asked[0]
-        shown = conv.shown_topics + tuple(t.id for t in asked if t.id not in conv.shown_topics)
+        shown = _shown(conv, asked)
         # "what about a nurse?" right after that answer: a follow-up that does not
         # name the subject again gets only the matching quotes. A repeated full
         # question ("is botox safe?" again) gets the whole answer again.

@@ -179,9 +179,12 @@ class KnowledgeBase:
     subject_words: Tuple[str, ...] = ()
     # Treated areas and treatment words: a symptom named with one of them is
     # about the treatment even when Botox is not named.
+    treated_areas: Tuple[str, ...] = ()
     treatment_words: Tuple[str, ...] = ()
     # Another cause of a symptom ("my new moisturiser made my cheeks red"): not the treatment.
     other_causes: Tuple[str, ...] = ()
+    # The treatment denied ("I haven't had anything done"): a symptom is not its reaction.
+    no_treatment: Tuple[str, ...] = ()
     # What the article does not answer, though patients ask it ("how long does it last?").
     not_covered: Tuple[Uncovered, ...] = ()
 
@@ -189,15 +192,19 @@ class KnowledgeBase:
         return mentions_any(text, self.subject_words)
 
     def names_other_cause(self, text: str) -> bool:
-        """Another cause of a symptom and not the subject ("hives after eating prawns")."""
-        return mentions_any(text, self.other_causes) and not self.names_subject(text)
+        """Another cause of a symptom and not the treatment itself ("hives after
+        eating prawns", "a bee sting on my eyebrow": a treated area is not the
+        treatment), or the treatment denied ("I haven't had anything done")."""
+        if mentions_any(text, self.no_treatment):
+            return True
+        treatment_itself = [w for w in self.subject_words + self.treatment_words if w not in self.treated_areas]
+        return mentions_any(text, self.other_causes) and not mentions_any(text, treatment_itself)
 
     def names_treatment(self, text: str) -> bool:
-        """The subject, or a treated area with no other cause named ("my new
+        """The subject, or a treated area, with no other cause named ("my new
         moisturiser made my cheeks red" is not about the treatment)."""
-        return self.names_subject(text) or (
-            mentions_any(text, self.treatment_words) and not self.names_other_cause(text)
-        )
+        named = self.names_subject(text) or mentions_any(text, self.treated_areas + self.treatment_words)
+        return named and not self.names_other_cause(text)
 
     def uncovered_in(self, clause: str) -> Optional[Uncovered]:
         """The first `not_covered` entry the question clause asks about, if any."""
@@ -340,8 +347,10 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         buttons={k: _tidy(v) for k, v in (raw.get("buttons") or {}).items()},
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
+        treated_areas=tuple(str(w) for w in raw.get("treated_areas") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
         other_causes=tuple(str(w) for w in raw.get("other_causes") or ()),
+        no_treatment=tuple(str(w) for w in raw.get("no_treatment") or ()),
         not_covered=tuple(
             Uncovered(
                 id=str(u["id"]),

@@ -261,3 +261,14 @@ def test_an_emergency_in_a_conversation_about_botox_is_triaged_whatever_else_it_
     flags = {"triage": triage, "about_subject": False, "other_cause": True}
     turn = respond(kb, "report_symptom", text, conv, symptom_reply, **flags)
     assert turn.reply.type == "triage" and turn.reply.escalation == "emergency"
+
+
+def test_a_symptom_not_the_treatments_does_not_hide_the_question(kb, clinic):
+    """A symptom word in a question from someone who never had the treatment is not a report to triage."""
+    text = "I've never had anything done and the word botox terrifies me. What actually is it?"
+    triage = {"level": "clinic", "symptoms": ["headache"], "labels": ["headache"]}
+    never = lambda t: pytest.fail("triaged")  # noqa: E731
+    flags = {"triage": triage, "topics": ["what_is_botox"], "about_subject": True, "about_treatment": False}
+    turn = respond(kb, "report_symptom", text, Conversation(), never, **flags)
+    _, payload = render(turn.reply, clinic)
+    assert (payload["type"], payload["topic"]) == ("answer", "what_is_botox") and payload["sources"]

@@ -108,6 +108,8 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
         ("my cheeks are red after the botox and my new moisturiser", True),
         ("reserve a table for 5 at red robin", False),
         ("my son split his lip at football and it's really swollen", False),
+        ("got a bee sting on my eyebrow and my eye is half shut", False),
+        ("my left eye looks droopy lately, never had any treatment or anything", False),
     ],
 )
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):
