@@ -222,13 +222,13 @@ FLOORS = {
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.97),
     },
-    # Reached 0.891, 0.900, 0.000 / 0.028 (a set of hard off-topic health
+    # Reached 0.913, 0.910, 0.001 / 0.023 (a set of hard off-topic health
     # complaints: first-person symptoms with another cause).
     "dev6": {
         "offtopic_answered": ("max", 0.002),
         "offtopic_triaged": ("max", 0.03),
-        "covered_topic_right": ("min", 0.88),
-        "not_covered_honest": ("min", 0.89),
+        "covered_topic_right": ("min", 0.9),
+        "not_covered_honest": ("min", 0.9),
     },
     # Reached 0.921, 0.940, 1.0, 1.0.
     "dev5": {
