@@ -104,8 +104,9 @@ def topic_intent(topic_id: str) -> str:
 TRIAGE_KEY = "triage"
 TOPICS_KEY = "topics"
 # Whether the message names the article's subject (Botox, injections...), and
-# whether it speaks of the treatment at all (the subject, or a treated area:
-# "my smile is lopsided since the lip flip").
+# whether it speaks of the treatment at all (the subject, a treated area or a
+# treatment word: "my smile is lopsided since the lip flip"; not when another
+# cause is named, OTHER_CAUSE_KEY).
 SUBJECT_KEY = "about_subject"
 TREATMENT_KEY = "about_treatment"
 # Whether the message names another cause of a symptom (data/knowledge_base.yml

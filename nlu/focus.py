@@ -25,9 +25,10 @@ TF-IDF, logistic regression: ~1 ms per message). Then:
 - message["about_subject"] says whether the message names the article's
   subject (data/knowledge_base.yml `subject_words`); the dialogue answers a
   topic only when it does, or when the conversation already is about it
-  (faq.dialogue); message["about_treatment"] whether it names the subject or
-  a treated area without another cause ("my new moisturiser made my cheeks
-  red" is not about the treatment).
+  (faq.dialogue); message["about_treatment"] whether it speaks of the
+  treatment (the subject, a treated area or a treatment word) with no other
+  cause of a symptom named, and message["other_cause"] whether it names one
+  ("my new moisturiser made my cheeks red", "I haven't had anything done").
 
 Button payloads ("/ask_safety") and messages DIET gave a non-topic intent
 with high confidence (greetings, "where does it say that?") are left alone.
