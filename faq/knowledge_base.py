@@ -12,7 +12,7 @@ nothing fills, so a text can't go missing in front of a patient.
 
 import string
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -197,14 +197,22 @@ class KnowledgeBase:
         treatment), or the treatment denied ("I haven't had anything done")."""
         if mentions_any(text, self.no_treatment):
             return True
-        treatment_itself = [w for w in self.subject_words + self.treatment_words if w not in self.treated_areas]
-        return mentions_any(text, self.other_causes) and not mentions_any(text, treatment_itself)
+        return mentions_any(text, self.other_causes) and not mentions_any(text, self._treatment_itself)
 
     def names_treatment(self, text: str) -> bool:
         """The subject, or a treated area, with no other cause named ("my new
         moisturiser made my cheeks red" is not about the treatment)."""
-        named = self.names_subject(text) or mentions_any(text, self.treated_areas + self.treatment_words)
+        named = self.names_subject(text) or mentions_any(text, self._areas_and_treatment)
         return named and not self.names_other_cause(text)
+
+    # Derived once per knowledge base (it is loaded once per process).
+    @cached_property
+    def _treatment_itself(self) -> Tuple[str, ...]:
+        return tuple(w for w in self.subject_words + self.treatment_words if w not in self.treated_areas)
+
+    @cached_property
+    def _areas_and_treatment(self) -> Tuple[str, ...]:
+        return self.treated_areas + self.treatment_words
 
     def uncovered_in(self, clause: str) -> Optional[Uncovered]:
         """The first `not_covered` entry the question clause asks about, if any."""

@@ -224,8 +224,10 @@ class QuestionFocus(GraphComponent):
         3 days after. Is that too soon?"); `unless` words count anywhere in the
         message ("...diluted it. Is that a thing?")."""
         pointing = next((q for q in parts.questions if POINTING_WORDS & set(words(q))), None)
-        told = [clause for clause in parts.story if text.find(clause) < text.find(pointing or "")]
-        if not pointing or not told:
+        if not pointing:
+            return None
+        told = [clause for clause in parts.story if text.find(clause) < text.find(pointing)]
+        if not told:
             return None
         # What "that" points at: the sentence just before the question.
         entry = self.kb.uncovered_in(told[-1])
