@@ -16,6 +16,7 @@ from faq.contract import (
     TOPICS_KEY,
     TREATMENT_KEY,
     TRIAGE_KEY,
+    Escalation,
     Intent,
     ReplyType,
     TriageLevel,
@@ -65,6 +66,16 @@ def _not_covered(kb: KnowledgeBase, uncovered_id: Optional[str]) -> Reply:
         return _fallback(kb)
     reply = _fallback(kb, ReplyKey.NOT_COVERED)
     return replace(reply, answer=reply.answer.replace("{about}", uncovered.about))
+
+
+def _emergency_elsewhere(kb: KnowledgeBase) -> Reply:
+    return Reply(
+        type=ReplyType.FALLBACK,
+        answer=kb.reply(ReplyKey.EMERGENCY_ELSEWHERE),
+        escalation=Escalation.EMERGENCY,
+        advice=kb.reply(ReplyKey.EMERGENCY_ELSEWHERE_ADVICE),
+        suggestions=[kb.suggestion(ButtonKey.HANDOFF)],
+    )
 
 
 def _tell_me_more(kb: KnowledgeBase, conv: Conversation) -> Turn:
@@ -183,10 +194,10 @@ def respond(
                 # done ... what actually is it?"): the question is answered.
                 return Turn(topics_answer(kb, asked, text), asked[0].id, _shown(conv, asked))
             return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
-        if emergency and other_cause and not conv.last_topic:
-            # "hives all over after eating prawns": the emergency number first, no Botox triage.
-            answer, suggestions = kb.reply(ReplyKey.EMERGENCY_ELSEWHERE), [kb.suggestion(ButtonKey.HANDOFF)]
-            return Turn(Reply(type=ReplyType.FALLBACK, answer=answer, suggestions=suggestions), *keep)
+        if emergency and (other_cause or not_treatment) and not conv.last_topic:
+            # "hives all over after eating prawns", "my chest is tight when I run":
+            # the emergency number first, then the honest reply, no Botox triage.
+            return Turn(_emergency_elsewhere(kb), *keep)
         # The question a report asks is answered after the advice; an emergency
         # reply stays short.
         if emergency or not asked or not questions:

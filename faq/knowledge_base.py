@@ -61,6 +61,7 @@ class ReplyKey(_Named):
     # and an emergency's symptoms with another cause named
     SYMPTOM_ELSEWHERE = "symptom_elsewhere"
     EMERGENCY_ELSEWHERE = "emergency_elsewhere"
+    EMERGENCY_ELSEWHERE_ADVICE = "emergency_elsewhere_advice"
     BAD_INPUT = "bad_input"
     TOO_LONG = "too_long"
     # answer feedback (faq/feedback.py): thanks; after "not helpful", what was missing?

@@ -123,7 +123,7 @@ def format_quote(quote: Quote) -> str:
 
 def render(reply: Reply, clinic: Clinic) -> Tuple[str, Dict[str, Any]]:
     """The plain chat text and the JSON payload of one bot message."""
-    advice = reply.advice if reply.advice is not None else clinic.advice(reply.escalation)
+    advice = clinic.fill(reply.advice) if reply.advice is not None else clinic.advice(reply.escalation)
     answer = clinic.fill(f"{reply.intro} {reply.answer}" if reply.intro else reply.answer)
     parts = [answer]
     if reply.sources:

@@ -250,8 +250,20 @@ def test_an_emergency_with_another_cause_named_gets_the_emergency_number_not_a_b
     turn = respond(kb, "report_symptom", text, Conversation(), never, **flags)
     chat, payload = render(turn.reply, clinic)
     assert payload["type"] == "fallback" and payload["sources"] == []
+    assert payload["escalation"] == "emergency"  # the channels' red banner and call button
     assert chat.startswith("What you describe can need urgent help")
-    assert f"call {clinic.contact['emergency_number']} now" in chat
+    assert f"call {clinic.contact['emergency_number']} now" in payload["advice"]
+    assert "only answer questions about Botox" in payload["answer"]
+
+
+def test_an_emergency_that_says_nothing_of_the_treatment_gets_the_emergency_number_not_a_botox_triage(kb, clinic):
+    triage = {"level": "emergency", "symptoms": ["chest_pain"], "labels": ["chest pain"]}
+    never = lambda t: pytest.fail("triaged")  # noqa: E731
+    flags = {"triage": triage, "about_subject": False, "about_treatment": False, "other_cause": False}
+    turn = respond(kb, "report_symptom", "my chest feels tight when i run in cold air", Conversation(), never, **flags)
+    chat, payload = render(turn.reply, clinic)
+    assert (payload["type"], payload["escalation"]) == ("fallback", "emergency")
+    assert chat.startswith("What you describe can need urgent help")
 
 
 def test_an_emergency_in_a_conversation_about_botox_is_triaged_whatever_else_it_names(kb, symptom_reply):
