@@ -193,6 +193,9 @@ def respond(
                 # The symptom is not the treatment's ("I've never had anything
                 # done ... what actually is it?"): the question is answered.
                 return Turn(topics_answer(kb, asked, text), asked[0].id, _shown(conv, asked))
+            if not_covered and questions:
+                # "can I get botox if I have a cold sore?": what it asks is not in the article.
+                return Turn(_not_covered(kb, not_covered), *keep)
             return Turn(_fallback(kb, ReplyKey.SYMPTOM_ELSEWHERE if triage else ReplyKey.FALLBACK), *keep)
         if emergency and (other_cause or not_treatment) and not conv.last_topic:
             # "hives all over after eating prawns", "my chest is tight when I run":

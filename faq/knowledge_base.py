@@ -186,6 +186,9 @@ class KnowledgeBase:
     other_causes: Tuple[str, ...] = ()
     # The treatment denied ("I haven't had anything done"): a symptom is not its reaction.
     no_treatment: Tuple[str, ...] = ()
+    # The treatment still to come ("can I get botox if ..."), unless one was already had.
+    treatment_to_come: Tuple[str, ...] = ()
+    treatment_had: Tuple[str, ...] = ()
     # What the article does not answer, though patients ask it ("how long does it last?").
     not_covered: Tuple[Uncovered, ...] = ()
 
@@ -195,8 +198,11 @@ class KnowledgeBase:
     def names_other_cause(self, text: str) -> bool:
         """Another cause of a symptom and not the treatment itself ("hives after
         eating prawns", "a bee sting on my eyebrow": a treated area is not the
-        treatment), or the treatment denied ("I haven't had anything done")."""
+        treatment), the treatment denied ("I haven't had anything done") or
+        still to come with none had ("can I get botox if I have a cold sore?")."""
         if mentions_any(text, self.no_treatment):
+            return True
+        if mentions_any(text, self.treatment_to_come) and not mentions_any(text, self.treatment_had):
             return True
         return mentions_any(text, self.other_causes) and not mentions_any(text, self._treatment_itself)
 
@@ -360,6 +366,8 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
         other_causes=tuple(str(w) for w in raw.get("other_causes") or ()),
         no_treatment=tuple(str(w) for w in raw.get("no_treatment") or ()),
+        treatment_to_come=tuple(str(w) for w in raw.get("treatment_to_come") or ()),
+        treatment_had=tuple(str(w) for w in raw.get("treatment_had") or ()),
         not_covered=tuple(
             Uncovered(
                 id=str(u["id"]),

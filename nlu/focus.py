@@ -70,6 +70,31 @@ logger = logging.getLogger(__name__)
 MODEL_FILE = "clauses.pkl"
 # A question that points back at the story ("Is that too soon?", "Do I need to stop it before?").
 POINTING_WORDS = frozenset({"that", "that's", "thats", "this", "these", "those", "them", "it", "they"})
+# A question about the treatment in general ("does botox make it harder to feel
+# emotions?") has none of these: no person, nothing pointing at the story.
+PERSONAL_WORDS = POINTING_WORDS - {"it", "they"} | {
+    "i",
+    "i'm",
+    "im",
+    "i've",
+    "ive",
+    "me",
+    "my",
+    "mine",
+    "we",
+    "our",
+    "us",
+    "she",
+    "her",
+    "he",
+    "his",
+    "him",
+    "your",
+    "you're",
+}
+# DIET's report_symptom below this confidence gives way to such a question
+# when the detector finds no symptom in the message.
+GENERAL_QUESTION_REPORT_CONFIDENCE = 0.9
 # Intents a question clause may not override: the patient asked for them.
 FOLLOW_UP_INTENTS = (Intent.ASK_SOURCE, Intent.TELL_ME_MORE, Intent.HANDOFF)
 
@@ -246,11 +271,19 @@ class QuestionFocus(GraphComponent):
             return
         asked, uncovered = self.asked_topics(text, self._diet_topic(message))
         topics = [i[len(TOPIC_INTENT_PREFIX) :] for i, _ in asked]
+        if name == Intent.REPORT_SYMPTOM and self._general_question(text, confidence):
+            # DIET's unsure report for a question about the treatment in general:
+            # answered as a question (the triage component, after this one,
+            # still makes any symptom the detector finds a report).
+            name = Intent.NLU_FALLBACK.value
+            self._set_intent(message, name, 1.0 - confidence)
         if name == Intent.REPORT_SYMPTOM:
             # A report may ask something too ("is that a known side effect?"):
             # the reply answers it after the advice (faq.dialogue).
             if topics:
                 message.set(TOPICS_KEY, topics, add_to_output=True)
+            if uncovered:
+                message.set(NOT_COVERED_KEY, uncovered, add_to_output=True)
             return
         overridable = _is_topic(name) or name in (Intent.NLU_FALLBACK, Intent.OUT_OF_SCOPE)
         if asked and (overridable or asked[0][1] >= self.config["override_threshold"]):
@@ -262,6 +295,13 @@ class QuestionFocus(GraphComponent):
             self._set_intent(message, Intent.NLU_FALLBACK.value, 1.0 - confidence)
         if uncovered:
             message.set(NOT_COVERED_KEY, uncovered, add_to_output=True)
+
+    def _general_question(self, text: str, confidence: float) -> bool:
+        if confidence >= GENERAL_QUESTION_REPORT_CONFIDENCE:
+            return False
+        return any(
+            self.kb.names_subject(q) and not PERSONAL_WORDS & set(words(q)) for q in split_message(text).questions
+        )
 
     @staticmethod
     def _diet_topic(message: Message) -> Optional[Tuple[str, float]]:

@@ -1,6 +1,6 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev6|heldout]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev7|heldout | --dev]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -271,6 +271,7 @@ def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=str(PROJECT_ROOT / "models" / "botox-faq.tar.gz"))
     parser.add_argument("--only", choices=list(SPLITS))
+    parser.add_argument("--dev", action="store_true", help="the development sets only (for tuning: held-out unread)")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a dev set misses a target")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "realvoice.json")
     parser.add_argument("--show-misses", action="store_true")
@@ -281,7 +282,7 @@ def main(argv: List[str]) -> int:
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
     assistant = Assistant(args.model)
-    splits = [args.only] if args.only else list(SPLITS)
+    splits = [args.only] if args.only else list(DEV_SPLITS if args.dev else SPLITS)
     report: Dict[str, Any] = {}
     failed: List[str] = []
     for split in splits:

@@ -123,7 +123,7 @@ class Detector:
     def _modifiers(ent: Span) -> Dict[str, List[Tuple[int, int]]]:
         """ConText categories modifying `ent` -> the modifiers' token spans,
         ignoring modifiers that lie inside the symptom itself (the "not" of
-        "can't breathe", the "gone" of "my eyebrow has gone low") and those
+        "can't breathe"), but for history ("my eyebrow has always sat low"), and those
         cut off by a terminating word between them and the symptom ("the left
         doesn't, so my smile is wonky"). medspaCy ends a scope at a
         terminating word only when the scope runs to the end of the sentence
@@ -133,7 +133,7 @@ class Detector:
         found: Dict[str, List[Tuple[int, int]]] = {}
         for modifier in ent._.modifiers:
             start, end = modifier.modifier_span
-            if start >= ent.start and end <= ent.end:
+            if start >= ent.start and end <= ent.end and modifier.category != "HISTORICAL":
                 continue
             if end <= ent.start and any(end <= s and e <= ent.start for s, e in stops):
                 continue

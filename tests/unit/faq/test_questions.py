@@ -113,6 +113,13 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
         ("my son split his lip at football and it's really swollen", False),
         ("got a bee sting on my eyebrow and my eye is half shut", False),
         ("my left eye looks droopy lately, never had any treatment or anything", False),
+        # the treatment still to come: a symptom now is not its reaction ...
+        ("my forehead is itchy today, can i still have botox on friday?", False),
+        ("should i rebook my forehead botox? my lips are sore", False),
+        # ... unless one was already had
+        ("i had botox last week, my forehead is itchy, can i still have my top up?", True),
+        # a recurring symptom tied to an everyday moment
+        ("my cheeks go red every time i drink wine", False),
     ],
 )
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):

@@ -177,7 +177,23 @@ def test_worsening_told_in_the_next_sentence_raises_a_mild_symptom(detector, tex
 
 @pytest.mark.parametrize(
     "text",
-    ["my hive thermostat keeps going offline", "my teenager barely speaks to me anymore"],
+    [
+        "my hive thermostat keeps going offline",
+        "my teenager barely speaks to me anymore",
+        # a blocked nose, not trouble breathing
+        "my nose is bunged up, i can hardly breathe through it",
+        # named conditions of their own
+        "can i have botox with a cold sore on my chin?",
+        "i've got a chest infection, should i wait?",
+        # planned, not happening
+        "my dentist will numb my jaw next week, is that ok with botox?",
+        # lifelong or natural, or at another occasion
+        "my left eyebrow has always been lower than my right, can botox fix that?",
+        "my eyelids have drooped a bit with age, will botox make it worse?",
+        "i almost fainted at my covid jab, will i be ok with botox needles?",
+        # "hold hands", not a weak hand
+        "my palms are so sweaty i can't hold hands, does botox help with that?",
+    ],
 )
 def test_words_of_emergencies_in_other_senses_are_not_triaged(detector, text):
     assert detector.assess(text).level is None
