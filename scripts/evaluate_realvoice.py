@@ -1,6 +1,7 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
-    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate] [--only dev|dev2|...|dev7|heldout | --dev]
+    python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate]
+        [--only dev|dev2|...|dev7|heldout | --dev]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
