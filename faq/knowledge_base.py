@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -163,6 +163,9 @@ class Uncovered:
     about: str
     words: Tuple[str, ...]
     unless: Tuple[str, ...] = ()
+    # Topics a question is about this, when the message names it anywhere
+    # ("I have lupus. Is botox still an option for me?" is not "is it safe?").
+    qualifies: Tuple[str, ...] = ()
 
     def asked_in(self, clause: str) -> bool:
         return mentions_any(clause, self.words) and not (self.unless and mentions_any(clause, self.unless))
@@ -224,6 +227,16 @@ class KnowledgeBase:
     def uncovered_in(self, clause: str) -> Optional[Uncovered]:
         """The first `not_covered` entry the question clause asks about, if any."""
         return next((u for u in self.not_covered if u.asked_in(clause)), None)
+
+    def qualifying(self, text: str, topic_ids: Sequence[str]) -> Optional[Uncovered]:
+        """The entry the message names that makes every asked topic a question
+        about it (a health condition and "is it safe for me?"), if any."""
+        if not topic_ids:
+            return None
+        return next(
+            (u for u in self.not_covered if u.qualifies and set(topic_ids) <= set(u.qualifies) and u.asked_in(text)),
+            None,
+        )
 
     def uncovered(self, uncovered_id: Optional[str]) -> Optional[Uncovered]:
         return next((u for u in self.not_covered if u.id == uncovered_id), None)
@@ -335,6 +348,9 @@ def _uncovered_problems(kb: KnowledgeBase) -> List[str]:
     for entry in kb.not_covered:
         if not entry.words or not entry.about:
             found.append(f"not_covered {entry.id!r}: needs `about` and `words`")
+        for topic_id in entry.qualifies:
+            if not kb.has_topic(topic_id):
+                found.append(f"not_covered {entry.id!r}: qualifies an unknown topic {topic_id!r}")
         for word in entry.words + entry.unless:
             if word.split()[0] == GAP or word.split()[-1] == GAP:
                 found.append(f"not_covered {entry.id!r}: {word!r} starts or ends with {GAP}")
@@ -374,6 +390,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
                 about=_tidy(u["about"]),
                 words=tuple(str(w) for w in u["words"]),
                 unless=tuple(str(w) for w in u.get("unless") or ()),
+                qualifies=tuple(str(t) for t in u.get("qualifies") or ()),
             )
             for u in raw.get("not_covered") or ()
         ),

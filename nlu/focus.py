@@ -235,6 +235,10 @@ class QuestionFocus(GraphComponent):
         ]
         if not ranked:
             return [], uncovered
+        qualifying = self.kb.qualifying(text, [i[len(TOPIC_INTENT_PREFIX) :] for i, _ in ranked])
+        if qualifying:
+            # "I have lupus. Is botox still an option for me?": about lupus, which the article does not cover.
+            return [], qualifying.id
         first = ranked[0]
         second = [
             (intent, p)

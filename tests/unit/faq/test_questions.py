@@ -125,3 +125,20 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):
     assert kb.names_treatment(text) is expected
     assert kb.names_other_cause(text) is (not expected and text != "reserve a table for 5 at red robin")
+
+
+@pytest.mark.parametrize(
+    "text, topics, expected",
+    [
+        # the article's general "very safe" would mislead someone it says nothing about
+        ("I'm 20 weeks pregnant. Is botox safe?", ["safety"], "pregnancy"),
+        ("I've got multiple sclerosis, is botox ok for someone like me?", ["safety"], "health_conditions"),
+        # a question the article answers, whatever else the message names
+        ("I'm allergic to nuts. Can botox cause an allergic reaction?", ["serious_complications"], None),
+        ("I'm pregnant and my friend swears cheap botox is fine, is it?", ["price_vs_result"], None),
+        ("healthy, no meds, how safe is botox?", ["safety"], None),
+    ],
+)
+def test_a_named_circumstance_makes_a_safety_question_its_own(kb, text, topics, expected):
+    found = kb.qualifying(text, topics)
+    assert (found.id if found else None) == expected
