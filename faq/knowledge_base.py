@@ -181,6 +181,9 @@ class KnowledgeBase:
     paraphrase_words: Dict[str, str]
     # Words that show a message is about the article's subject (faq.questions.mentions_any).
     subject_words: Tuple[str, ...] = ()
+    # The article's own words for its topics ("diluted", "unknown brand"): with a
+    # confident topic they make a message about the subject (nlu/focus.py).
+    topic_words: Tuple[str, ...] = ()
     # Treated areas and treatment words: a symptom named with one of them is
     # about the treatment even when Botox is not named.
     treated_areas: Tuple[str, ...] = ()
@@ -197,6 +200,9 @@ class KnowledgeBase:
 
     def names_subject(self, text: str) -> bool:
         return mentions_any(text, self.subject_words)
+
+    def names_topic_words(self, text: str) -> bool:
+        return mentions_any(text, self.topic_words)
 
     def names_other_cause(self, text: str) -> bool:
         """Another cause of a symptom and not the treatment itself ("hives after
@@ -378,6 +384,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         buttons={k: _tidy(v) for k, v in (raw.get("buttons") or {}).items()},
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
+        topic_words=tuple(str(w) for w in raw.get("topic_words") or ()),
         treated_areas=tuple(str(w) for w in raw.get("treated_areas") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),
         other_causes=tuple(str(w) for w in raw.get("other_causes") or ()),

@@ -142,3 +142,19 @@ def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text
 def test_a_named_circumstance_makes_a_safety_question_its_own(kb, text, topics, expected):
     found = kb.qualifying(text, topics)
     assert (found.id if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("is an unknown brand ok or a bad idea?", True),
+        ("would a clinic water down the product?", True),
+        ("my hairdresser offered to do it for half price", True),
+        # everyday words that topics share with other errands are not the article's own
+        ("cheapest way to send a parcel", False),
+        ("delete the reminder about the dentist", False),
+        ("is it safe to cook fish that smells a bit off", False),
+    ],
+)
+def test_the_articles_own_words_for_its_topics(kb, text, expected):
+    assert kb.names_topic_words(text) is expected
