@@ -211,7 +211,9 @@ class KnowledgeBase:
         still to come with none had ("can I get botox if I have a cold sore?")."""
         if mentions_any(text, self.no_treatment):
             return True
-        if mentions_any(text, self.treatment_to_come) and not mentions_any(text, self.treatment_had):
+        if mentions_any(text, self.treatment_had):
+            return False  # "whenever I drink it dribbles out, I had my lines done 8 days ago"
+        if mentions_any(text, self.treatment_to_come):
             return True
         return mentions_any(text, self.other_causes) and not mentions_any(text, self._treatment_itself)
 

@@ -38,6 +38,8 @@ class Hearsay:
         self.cues = self.speech_verbs | set(policy.remote_words)
         self.past_verbs = set(policy.past_verbs)
         self.possessives = set(policy.possessive_words)
+        # "told me she's seeing double": a subject after the speech verb, like a possessive.
+        self.tellers = self.possessives | set(policy.subject_words)
 
     def _past(self, token: Token) -> bool:
         """A past-tense verb: listed (irregular) or a regular -ed form whose lemma differs ("fainted")."""
@@ -64,14 +66,14 @@ class Hearsay:
 
     def told_now(self, ent: Span, clause: Span, trigger: Span, any_time: bool) -> bool:
         """`trigger` (a GENERIC modifier) is a speech verb followed by a possessive
-        ("said her throat is closing", "told me that his chest hurts") and the
+        or a subject ("said her throat is closing", "told me she can't swallow") and the
         symptom is not in the past tense (`any_time`: whatever its tense)."""
         if not any(t.lower_ in self.speech_verbs for t in trigger):
             return False
         doc, start = ent.doc, trigger.end
         if start < len(doc) and doc[start].lower_ in ("me", "us", "that"):
             start += 1  # "told me her ...": the trigger may end before the addressee
-        if start >= ent.start or doc[start].lower_ not in self.possessives:
+        if start >= ent.start or doc[start].lower_ not in self.tellers:
             return False
         verb = self._nearest_verb(ent, clause)
         return any_time or verb is None or not self._past(verb)

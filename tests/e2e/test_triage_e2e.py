@@ -106,6 +106,21 @@ def test_a_mild_symptom_not_said_to_follow_a_treatment_gets_the_clinic_and_the_e
     assert reply["clinic"]["phone"] in reply["text"] and "call 112 now" in reply["text"]
 
 
+def test_an_emergency_that_says_nothing_of_botox_gets_the_emergency_number_first_not_a_botox_triage(stack):
+    items, reply = first_payload(stack, "triage-e2e-7", "my chest has gone really tight and i cant catch my breath")
+    assert (reply["type"], reply["escalation"], reply["sources"]) == ("fallback", "emergency", [])
+    assert items[0]["text"].startswith("What you describe can need urgent help") and "call 112 now" in reply["advice"]
+    assert "only answer questions about Botox" in reply["answer"] and reply["clinic"]["phone"] in reply["answer"]
+
+
+def test_a_symptom_before_the_treatment_is_a_question_not_a_report(stack):
+    """The treatment is still to come: a rash now is not its reaction; what is asked is answered honestly."""
+    text = "my forehead is itchy and a bit red today, can I still have botox on friday?"
+    _, reply = first_payload(stack, "triage-e2e-8", text)
+    assert (reply["type"], reply["sources"]) == ("fallback", [])
+    assert "doesn't cover" in reply["answer"] and reply["clinic"]["phone"] in reply["text"]
+
+
 def test_negation_is_not_triaged(stack):
     _, payload = first_payload(
         stack, "triage-e2e-6", "I don't have any symptoms, I'm just curious about allergic reactions"

@@ -55,11 +55,12 @@ def splits() -> Dict[str, Set[str]]:
     return {split: _split_texts(split) for split in SPLITS}
 
 
-def test_every_split_has_questions_and_the_first_ones_symptom_reports():
-    """dev6 and dev7 (questions and off-topic requests) have no symptom reports."""
+def test_every_split_has_questions_or_symptom_reports():
+    """dev6 and dev7 (questions and off-topic requests) have no symptom reports,
+    dev8 (hard symptom reports) no questions."""
     for split in SPLITS:
         kinds = {p.name.rsplit("_", 1)[0] for p in _paths(split)}
-        assert "patient_questions" in kinds, split
+        assert split == "dev8" or "patient_questions" in kinds, split
         assert split in ("dev6", "dev7") or "symptom_reports" in kinds, split
 
 
@@ -97,7 +98,8 @@ def test_dev2_was_written_blind_and_is_labelled():
 @pytest.mark.parametrize("split", [s for s in DEV_SPLITS if (SETS / f"symptom_reports_{s}.yml").exists()])
 def test_the_detector_catches_every_emergency_of_the_development_reports(split):
     """The policy alone (no trained model): every emergency of the development
-    symptom reports is one, every clinic-level report at least clinic."""
+    symptom reports is one, every clinic-level report at least clinic (but
+    in dev8, the hard set, whose clinic-level floor `make eval` gates)."""
     from triage.detector import get_detector
 
     detector = get_detector()
@@ -106,6 +108,6 @@ def test_the_detector_catches_every_emergency_of_the_development_reports(split):
         level = detector.assess(case["text"]).level
         if case["level"] == "emergency" and level != "emergency":
             missed.append(case["text"])
-        if case["level"] == "clinic" and level not in ("clinic", "emergency"):
+        if case["level"] == "clinic" and level not in ("clinic", "emergency") and split != "dev8":
             missed.append(case["text"])
     assert missed == []
