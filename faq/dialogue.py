@@ -189,9 +189,11 @@ def respond(
         asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
         questions = bool(split_message(text).questions)
         if not_treatment and not emergency:
-            if asked and questions and not elsewhere:
+            if asked and questions and kb.names_subject(text):
                 # The symptom is not the treatment's ("I've never had anything
-                # done ... what actually is it?"): the question is answered.
+                # done ... what actually is it?"): the question is answered when
+                # it names the subject itself ("i have a small bruise, is that
+                # normal?" does not: a Botox answer would presume a treatment).
                 return Turn(topics_answer(kb, asked, text), asked[0].id, _shown(conv, asked))
             if not_covered and questions:
                 # "can I get botox if I have a cold sore?": what it asks is not in the article.
