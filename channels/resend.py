@@ -11,9 +11,11 @@ the first is still being answered waits for it and then finds it.
 
     await handle_once(agent, message)   # in place of agent.handle_message(message)
 
-Only the current session is searched (what Rasa loads anyway): a long session
-goes on in a new one only when the *next* message arrives
-(channels/sessions.py), so the last turn is always in the loaded events.
+The current session is searched (what Rasa loads anyway). A long session goes
+on in a new one when the next message arrives (channels/sessions.py), and
+that may be another message of the same client while the resend is on its
+way: the new session's start records the ended session's message ids, and
+only a resend of one of those loads the whole conversation.
 """
 
 import logging
@@ -24,6 +26,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 
 from channels.guard import sender_tag
+from channels.sessions import earlier_message_ids
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ async def handle_once(agent: Any, message: UserMessage) -> None:
     async with agent.lock_store.lock(message.sender_id):
         tracker = await agent.tracker_store.retrieve(message.sender_id)
         replies = stored_replies(tracker.events, message.message_id) if tracker else None
+        if replies is None and tracker and message.message_id in earlier_message_ids(tracker):
+            # Answered just before the session went on in a new one (a rare, whole load).
+            full = await agent.tracker_store.retrieve_full_tracker(message.sender_id)
+            replies = stored_replies(full.events, message.message_id) if full else None
         if replies is None:
             await agent.processor.handle_message(message)
             return

@@ -18,7 +18,7 @@ session, and the marker (faq.contract.CONTINUED_SESSION) makes the review
 count it as the same conversation.
 """
 
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, List, Optional
 
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.events import ActionExecuted, Restarted, SessionStarted, SlotSet, UserUttered
@@ -39,11 +39,37 @@ def turns_in_session(tracker: DialogueStateTracker) -> int:
     return turns
 
 
+# The session start's record of the message ids the ended session answered: a
+# client may still resend one of them (channels/resend.py), and Rasa loads
+# only the new session.
+EARLIER_MESSAGE_IDS = "botox_earlier_message_ids"
+
+
+def session_message_ids(tracker: DialogueStateTracker) -> List[str]:
+    """The client message ids of the user messages since the session last started."""
+    ids: List[str] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, (SessionStarted, Restarted)):
+            break
+        if isinstance(event, UserUttered) and event.message_id:
+            ids.append(event.message_id)
+    return ids[::-1]
+
+
+def earlier_message_ids(tracker: DialogueStateTracker) -> List[str]:
+    """What the current session's start recorded of the ended session's ids."""
+    for event in reversed(tracker.events):
+        if isinstance(event, (SessionStarted, Restarted)):
+            return list((getattr(event, "metadata", None) or {}).get(EARLIER_MESSAGE_IDS) or [])
+    return []
+
+
 def continue_in_new_session(tracker: DialogueStateTracker) -> None:
     """Adds a session start that keeps every slot's value."""
     slots = [SlotSet(name, value) for name, value in tracker.current_slot_values().items() if value is not None]
+    ended = session_message_ids(tracker)
     tracker.update(ActionExecuted(ACTION_SESSION_START_NAME))
-    tracker.update(SessionStarted(metadata={CONTINUED_SESSION: True}))
+    tracker.update(SessionStarted(metadata={CONTINUED_SESSION: True, EARLIER_MESSAGE_IDS: ended}))
     for slot in slots:
         tracker.update(slot)
     tracker.update(ActionExecuted(ACTION_LISTEN_NAME))

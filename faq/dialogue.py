@@ -189,11 +189,12 @@ def respond(
         asked = [kb.topic(t) for t in topics or () if kb.has_topic(t)][:MAX_TOPICS]
         questions = bool(split_message(text).questions)
         if not_treatment and not emergency:
-            if asked and questions and kb.names_subject(text):
+            if asked and questions and kb.names_subject_itself(text):
                 # The symptom is not the treatment's ("I've never had anything
                 # done ... what actually is it?"): the question is answered when
                 # it names the subject itself ("i have a small bruise, is that
-                # normal?" does not: a Botox answer would presume a treatment).
+                # normal?" does not: a Botox answer would presume a treatment,
+                # nor does "forehead feels tight ... sinus headache?").
                 return Turn(topics_answer(kb, asked, text), asked[0].id, _shown(conv, asked))
             if not_covered and questions:
                 # "can I get botox if I have a cold sore?": what it asks is not in the article.

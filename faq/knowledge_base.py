@@ -21,7 +21,7 @@ import yaml
 from faq.article import Article, load_article
 from faq.contract import CLINIC_FIELDS, TOPIC_INTENT_PREFIX, Escalation, Intent, _Named, topic_intent
 from faq.faithfulness import paraphrase_problems, unfaithful
-from faq.questions import GAP, mentions_any
+from faq.questions import GAP, mentions_any, without_any
 from faq.settings import KB_PATH
 
 # Replies shown with an article answer or in its place, which speak for the
@@ -181,6 +181,8 @@ class KnowledgeBase:
     paraphrase_words: Dict[str, str]
     # Words that show a message is about the article's subject (faq.questions.mentions_any).
     subject_words: Tuple[str, ...] = ()
+    # Everyday phrases that hold a subject word in another sense ("pins and needles").
+    subject_idioms: Tuple[str, ...] = ()
     # The article's own words for its topics ("diluted", "unknown brand"): with a
     # confident topic they make a message about the subject (nlu/focus.py).
     topic_words: Tuple[str, ...] = ()
@@ -199,7 +201,15 @@ class KnowledgeBase:
     not_covered: Tuple[Uncovered, ...] = ()
 
     def names_subject(self, text: str) -> bool:
-        return mentions_any(text, self.subject_words)
+        return mentions_any(self._plain(text), self.subject_words)
+
+    def names_subject_itself(self, text: str) -> bool:
+        """The subject, not only a treated area that is one of its words ("my forehead")."""
+        return mentions_any(self._plain(text), self._subject_itself)
+
+    def _plain(self, text: str) -> str:
+        """The text without the idioms that hold a subject word in another sense."""
+        return without_any(text, self.subject_idioms) if self.subject_idioms else text
 
     def names_topic_words(self, text: str) -> bool:
         return mentions_any(text, self.topic_words)
@@ -215,15 +225,19 @@ class KnowledgeBase:
             return False  # "whenever I drink it dribbles out, I had my lines done 8 days ago"
         if mentions_any(text, self.treatment_to_come):
             return True
-        return mentions_any(text, self.other_causes) and not mentions_any(text, self._treatment_itself)
+        return mentions_any(text, self.other_causes) and not mentions_any(self._plain(text), self._treatment_itself)
 
     def names_treatment(self, text: str) -> bool:
         """The subject, or a treated area, with no other cause named ("my new
         moisturiser made my cheeks red" is not about the treatment)."""
-        named = self.names_subject(text) or mentions_any(text, self._areas_and_treatment)
+        named = self.names_subject(text) or mentions_any(self._plain(text), self._areas_and_treatment)
         return named and not self.names_other_cause(text)
 
     # Derived once per knowledge base (it is loaded once per process).
+    @cached_property
+    def _subject_itself(self) -> Tuple[str, ...]:
+        return tuple(w for w in self.subject_words if w not in self.treated_areas)
+
     @cached_property
     def _treatment_itself(self) -> Tuple[str, ...]:
         return tuple(w for w in self.subject_words + self.treatment_words if w not in self.treated_areas)
@@ -386,6 +400,7 @@ def parse_knowledge_base(raw: Dict[str, Any]) -> KnowledgeBase:
         buttons={k: _tidy(v) for k, v in (raw.get("buttons") or {}).items()},
         paraphrase_words={str(k): v for k, v in (raw.get("paraphrase_words") or {}).items()},
         subject_words=tuple(str(w) for w in raw.get("subject_words") or ()),
+        subject_idioms=tuple(str(w) for w in raw.get("subject_idioms") or ()),
         topic_words=tuple(str(w) for w in raw.get("topic_words") or ()),
         treated_areas=tuple(str(w) for w in raw.get("treated_areas") or ()),
         treatment_words=tuple(str(w) for w in raw.get("treatment_words") or ()),

@@ -141,9 +141,15 @@ def split_message(text: str) -> Parts:
 def mentions_any(text: str, vocabulary: Sequence[str]) -> bool:
     """Whether the text uses one of the vocabulary's words or phrases (whole words;
     a * ends a word with any ending: "inject*" matches "injections", "crow* feet" "crows feet";
+    a leading * any beginning: "from *ing" matches "from staring";
     ... between two words allows up to GAP_WORDS words: "how long ... last" matches
     "how long will my botox last")."""
     return bool(_pattern(tuple(vocabulary)).search(" ".join(words(text))))
+
+
+def without_any(text: str, vocabulary: Sequence[str]) -> str:
+    """The text's words, lowercased, with every match of the vocabulary removed."""
+    return _pattern(tuple(vocabulary)).sub(" ", " ".join(words(text)))
 
 
 GAP = "..."
@@ -162,7 +168,8 @@ def _pattern(vocabulary: Tuple[str, ...]) -> "re.Pattern[str]":
                 continue
             if pattern:
                 pattern += (rf"(?:\s+\S+){{0,{GAP_WORDS}}}" if gap else "") + r"\s+"
-            pattern += re.escape(word.rstrip("*")) + (r"[a-z0-9']*" if word.endswith("*") else "")
+            any_start, any_end = (r"[a-z0-9']*" if flag else "" for flag in (word.startswith("*"), word.endswith("*")))
+            pattern += any_start + re.escape(word.strip("*")) + any_end
             gap = False
         return pattern
 

@@ -8,10 +8,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Restarted, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from channels.resend import stored_replies
+from channels.resend import handle_once, stored_replies
 from channels.rest import SENDER_ID
 from channels.sender_ids import SenderIds
-from channels.sessions import bound_sessions, turns_in_session
+from channels.sessions import EARLIER_MESSAGE_IDS, bound_sessions, continue_in_new_session, turns_in_session
 from faq.contract import CONTINUED_SESSION
 from faq.settings import PROJECT_ROOT
 
@@ -59,7 +59,8 @@ def test_a_full_session_goes_on_in_a_new_one_keeping_the_slots():
     t = asyncio.run(store.retrieve("p"))
     assert turns_in_session(t) == 0
     started = [e for e in t.events if isinstance(e, SessionStarted)]
-    assert len(started) == 1 and started[0].metadata == {CONTINUED_SESSION: True}
+    ended = ["message-0", "message-1", "message-2"]
+    assert len(started) == 1 and started[0].metadata == {CONTINUED_SESSION: True, EARLIER_MESSAGE_IDS: ended}
     assert t.get_slot("last_topic") == "safety"  # "tell me more" still knows the topic
     assert [type(e) for e in list(t.events)[-4:]] == [ActionExecuted, SessionStarted, SlotSet, ActionExecuted]
     assert [e for e in t.applied_events() if isinstance(e, UserUttered)] == []  # nothing old replayed
@@ -92,3 +93,60 @@ def test_a_message_stored_without_a_reply_gets_none_so_the_channel_sends_the_saf
     t = tracker("is botox safe?")
     t.update(UserUttered("and if I stop?", message_id="stored-unanswered"))
     assert stored_replies(t.events, "stored-unanswered") == []
+
+
+class Agent:
+    """What handle_once uses of Rasa's Agent: a lock store, a tracker store
+    that loads the current session only (as Rasa's SQL store), a processor."""
+
+    def __init__(self, whole):
+        from contextlib import asynccontextmanager
+
+        self.whole, self.handled, self.full_loads = whole, [], 0
+        current = DialogueStateTracker.from_events("p", [], slots=DOMAIN.slots)
+        last_start = max(i for i, e in enumerate(whole.events) if isinstance(e, SessionStarted))
+        for event in list(whole.events)[last_start - 1 :]:
+            current.update(event)
+        agent = self
+
+        class Trackers:
+            async def retrieve(self, sender_id):
+                return current
+
+            async def retrieve_full_tracker(self, sender_id):
+                agent.full_loads += 1
+                return whole
+
+        class Locks:
+            @asynccontextmanager
+            async def lock(self, sender_id):
+                yield
+
+        class Processor:
+            async def handle_message(self, message):
+                agent.handled.append(message.message_id)
+
+        self.tracker_store, self.lock_store, self.processor = Trackers(), Locks(), Processor()
+
+
+class Output:
+    def __init__(self):
+        self.sent = []
+
+    async def send_response(self, recipient_id, message):
+        self.sent.append(message)
+
+
+def test_a_resend_of_the_ended_sessions_last_message_is_answered_from_the_store():
+    """The client resends its last message while another of its messages has
+    already made the conversation go on in a new session (open-loop load)."""
+    from rasa.core.channels.channel import UserMessage
+
+    whole = tracker("is botox safe?", "tell me more")
+    continue_in_new_session(whole)
+    agent, out = Agent(whole), Output()
+    asyncio.run(handle_once(agent, UserMessage("tell me more", out, "p", message_id="message-1")))
+    assert agent.handled == [] and out.sent == [{"text": "answer 1", "custom": {"topic": "safety"}}]
+    # A new message is processed, without loading the whole conversation.
+    asyncio.run(handle_once(agent, UserMessage("and if I stop?", Output(), "p", message_id="message-new")))
+    assert agent.handled == ["message-new"] and agent.full_loads == 1

@@ -74,6 +74,21 @@ def test_a_gap_allows_a_few_words_between_two_words(text, expected):
 
 
 @pytest.mark.parametrize(
+    "text, expected",
+    [("neck pain from staring at screens", True), ("a bruise from the needle", False), ("from ing", True)],
+)
+def test_a_leading_star_matches_any_beginning(text, expected):
+    assert mentions_any(text, ["from *ing"]) is expected
+
+
+def test_an_idiom_does_not_name_the_subject(kb):
+    assert kb.names_subject("the needle went in my forehead")
+    assert not kb.names_subject("pins and needles in my feet on the spin bike")
+    assert not kb.names_subject_itself("forehead feels tight, sinus headache?")
+    assert kb.names_subject("forehead feels tight, sinus headache?")  # a treated area is one of its words
+
+
+@pytest.mark.parametrize(
     "clause, expected",
     [
         ("how long does botox last?", "duration"),
@@ -88,6 +103,12 @@ def test_a_gap_allows_a_few_words_between_two_words(text, expected):
         ("can a nurse give me botox?", None),
         ("can i have coffee after botox?", "aftercare"),
         ("can botox lift my eyebrows?", "other_uses"),
+        ("can botox lift my droopy eyebrows?", "other_uses"),
+        ("what brand do you use at this clinic?", "clinic_logistics"),
+        ("is jeuveau the same as botox?", "comparison"),
+        ("how do i find a good injector in my city?", "regulation"),
+        ("is cosmetic botox safe for someone like me?", "health_conditions"),
+        ("is it weird to get botox from a dentist?", None),
         ("will i have pain after?", None),
         ("is starting botox in your twenties too young?", None),
         ("it stopped working after two years, am i immune?", "resistance"),
@@ -120,6 +141,16 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
         ("i had botox last week, my forehead is itchy, can i still have my top up?", True),
         # a recurring symptom tied to an everyday moment
         ("my cheeks go red every morning in the shower", False),
+        # the symptom blamed on something else, unless the treatment is named
+        ("neck pain from looking down at my phone, posture exercises?", False),
+        ("my jaw aches after sitting at my laptop all day", False),
+        ("my forehead aches after getting my lines done", True),
+        ("my forehead is numb from the botox", True),
+        ("is it the new face wash? my face is red and tight", False),
+        # an idiom is not the treatment: "needles" in "pins and needles"
+        ("pins and needles in my cheek after sitting cross-legged", False),
+        ("i had botox 3 days ago and I'm a week out from my first botox, my brow is heavy", True),
+        ("I'm a week out from my first botox and my eyelid is drooping", True),
     ],
 )
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):

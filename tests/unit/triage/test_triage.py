@@ -112,6 +112,12 @@ def test_every_level_has_an_emergency_path_in_the_policy_file_not_code():
         ("I can\u2019t breathe", "emergency", "report", "self"),
         ("I havn't got a headache", None, "negated", "self"),
         ("could you call someone, her lips are swelling", "emergency", "report", "other"),
+        # euphemisms, typos and a report told after the question
+        ("my jaw gets tired halfway through eating since the masseter botox", "clinic", "report", "self"),
+        ("since the botox my eye looks sleepy, like the lid is lazy", "clinic", "report", "self"),
+        ("i get blury vision since my injections", "clinic", "report", "self"),
+        ("is a headache normal after botox? it started on day 4 and hasn't let up", "clinic", "report", "self"),
+        ("the swelling by my injection spot has spread down my cheek", "clinic", "report", "self"),
     ],
 )
 def test_detector_cases(detector, text, level, kind, about):
@@ -193,6 +199,12 @@ def test_worsening_told_in_the_next_sentence_raises_a_mild_symptom(detector, tex
         "i almost fainted at my covid jab, will i be ok with botox needles?",
         # "hold hands", not a weak hand
         "my palms are so sweaty i can't hold hands, does botox help with that?",
+        # a trait, a named condition or an illness, an idiom
+        "i bruise really easily, will botox leave marks?",
+        "i've got a cold and a sore throat, should i move my botox?",
+        "i have a bleeding disorder, is botox risky for me?",
+        "my husband is a pain in the neck about my botox",
+        "i have hooded eyes, is botox going to make my lids heavier?",
     ],
 )
 def test_words_of_emergencies_in_other_senses_are_not_triaged(detector, text):
