@@ -32,6 +32,7 @@ from faq.replies import (
     topic_suggestions,
     topics_answer,
     with_question_answered,
+    with_uncovered_question,
 )
 from faq.settings import SETTINGS
 
@@ -206,8 +207,12 @@ def respond(
             return Turn(_emergency_elsewhere(kb), *keep)
         # The question a report asks is answered after the advice; an emergency
         # reply stays short.
-        if emergency or not asked or not questions:
+        if emergency or not questions:
             return Turn(symptom_reply(triage), *keep)
+        if not asked:
+            # "...swollen 2 days after botox, should I put ice on it?": the advice,
+            # then the honest reply to what the article does not answer.
+            return Turn(with_uncovered_question(kb, symptom_reply(triage), kb.uncovered(not_covered)), *keep)
         return Turn(with_question_answered(kb, symptom_reply(triage), asked, text), asked[0].id, _shown(conv, asked))
     if len(text) > max_chars:
         return Turn(_fallback(kb, ReplyKey.TOO_LONG), *keep)

@@ -7,7 +7,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 from faq.clinic import Clinic
 from faq.contract import Escalation, ReplyType, topic_intent
-from faq.knowledge_base import ButtonKey, KnowledgeBase, Quote, ReplyKey, Topic
+from faq.knowledge_base import ButtonKey, KnowledgeBase, Quote, ReplyKey, Topic, Uncovered
 
 # Words too common to say which quote a question is about.
 STOP_WORDS: FrozenSet[str] = frozenset(
@@ -115,6 +115,16 @@ def with_question_answered(kb: KnowledgeBase, reply: Reply, topics: Sequence[Top
         topics=answered.topics,
         sources=list(reply.sources) + [q for q in answered.sources if q not in reply.sources],
     )
+
+
+def with_uncovered_question(kb: KnowledgeBase, reply: Reply, uncovered: Optional[Uncovered]) -> Reply:
+    """A symptom report's reply that also asks what the article does not
+    answer ("...should I put ice on it?"): the advice and the symptom's quotes
+    first, then the honest "the article doesn't cover that"."""
+    if uncovered is None:
+        return reply
+    honest = kb.reply(ReplyKey.NOT_COVERED).replace("{about}", uncovered.about)
+    return replace(reply, answer=f"{reply.answer} {kb.reply(ReplyKey.QUESTION_INTRO)} {honest}")
 
 
 def format_quote(quote: Quote) -> str:

@@ -129,6 +129,9 @@ def score_questions(cases: List[Dict[str, Any]], payloads: List[Dict[str, Any]])
         "covered_triaged": _ratio(sum(p["type"] == ReplyType.TRIAGE for _, p in covered), len(covered)),
         "not_covered": len(uncovered),
         "not_covered_honest": _ratio(honest, len(uncovered)),
+        # Of those, answered with a triage reply (they told of a symptom: the
+        # advice, the symptom's quote, then the honest reply; counted a miss).
+        "not_covered_triaged": _ratio(sum(p["type"] == ReplyType.TRIAGE for _, p in uncovered), len(uncovered)),
         "confusion": {f"{e} -> {g}": n for (e, g), n in sorted(confusion.items()) if e != g},
         "misses": misses,
     }

@@ -233,6 +233,41 @@ def test_a_report_that_asks_a_question_gets_the_advice_first_then_the_answer(kb,
     assert turn.last_topic == "common_side_effects"
 
 
+def test_a_report_that_asks_what_the_article_does_not_cover_gets_the_advice_then_the_honest_reply(
+    kb, clinic, symptom_reply
+):
+    text = "my face is swollen around the injection site 2 days after botox. should i put ice on it?"
+    triage = {"level": "mild", "symptoms": ["local_swelling"], "labels": ["swelling"]}
+    turn = respond(
+        kb,
+        "report_symptom",
+        text,
+        Conversation(),
+        symptom_reply,
+        triage=triage,
+        topics=[],
+        about_subject=True,
+        not_covered="aftercare",
+    )
+    chat, payload = render(turn.reply, clinic)
+    assert payload["type"] == "triage" and payload["escalation"] == "routine"
+    honest = "doesn't cover " + kb.uncovered("aftercare").about
+    assert payload["answer"].index("You mentioned: swelling") < payload["answer"].index(honest)
+    # Without a question, only the triage reply.
+    plain = respond(
+        kb,
+        "report_symptom",
+        "my face is swollen around the injection site",
+        Conversation(),
+        symptom_reply,
+        triage=triage,
+        topics=[],
+        about_subject=True,
+        not_covered="aftercare",
+    )
+    assert honest not in plain.reply.answer
+
+
 def test_a_report_without_a_question_or_an_emergency_gets_only_the_triage_reply(kb, clinic, symptom_reply):
     plain = _report(kb, symptom_reply, "clinic", "my forehead feels stiff since tuesday", ["common_side_effects"])
     assert kb.topic("common_side_effects").answer not in plain.reply.answer
