@@ -214,6 +214,9 @@ class KnowledgeBase:
     def names_topic_words(self, text: str) -> bool:
         return mentions_any(text, self.topic_words)
 
+    def names_treatment_word(self, text: str) -> bool:
+        return mentions_any(self._plain(text), self.treatment_words)
+
     def names_other_cause(self, text: str) -> bool:
         """Another cause of a symptom and not the treatment itself ("hives after
         eating prawns", "a bee sting on my eyebrow": a treated area is not the

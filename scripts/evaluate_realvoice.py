@@ -1,7 +1,7 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
     python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate]
-        [--only dev|dev2|...|dev9|heldout | --dev]
+        [--only dev|dev2|...|dev10|heldout | --dev]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -17,10 +17,10 @@ scored as a patient would read it:
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev9.yml` (eight
-more development sets, each written blind later; dev, dev4, dev6, dev7 and
-dev9 have off-topic requests, dev6 and dev7 no symptom reports, dev8 only
-symptom reports) are tuned on, `*_heldout.yml`
+The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev10.yml` (nine
+more development sets, each written blind later; dev, dev4, dev6, dev7, dev9
+and dev10 have off-topic requests, dev6, dev7 and dev10 no symptom reports,
+dev8 only symptom reports) are tuned on, `*_heldout.yml`
 never are (their first run is the honest figure).
 With --gate the command exits 1 when a development set falls below its
 FLOORS: the figures reached when they were written, so a change that makes
@@ -51,7 +51,7 @@ from triage.reply import triage_reply
 
 SETS = PROJECT_ROOT / "tests" / "data" / "realvoice"
 # Development splits: tuned on, their misses may be printed, gated by FLOORS.
-DEV_SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9")
+DEV_SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10")
 SPLITS = DEV_SPLITS + ("heldout",)
 # figure -> (the better direction, value): issue 9's targets.
 TARGETS = {
@@ -207,7 +207,7 @@ FLOORS = {
         "clinic_caught": ("min", 0.95),
     },
     "dev2": {
-        "covered_topic_right": ("min", 0.87),
+        "covered_topic_right": ("min", 0.88),
         "not_covered_honest": ("min", 0.98),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.975),
@@ -259,6 +259,16 @@ FLOORS = {
         "not_covered_honest": ("min", 0.97),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.98),
+    },
+    # dev10: questions (formal letters, voice-to-text, buried questions) and
+    # everyday requests (half of them a body complaint with an everyday
+    # cause), written blind in the third session; blind first run 0.767,
+    # 0.855, 0.000 / 0.021; reached 0.770, 0.936, 0.000 / 0.005.
+    "dev10": {
+        "offtopic_answered": ("max", 0.001),
+        "offtopic_triaged": ("max", 0.005),
+        "covered_topic_right": ("min", 0.77),
+        "not_covered_honest": ("min", 0.93),
     },
     # Reached 0.921, 0.940, 1.0, 1.0.
     "dev5": {
