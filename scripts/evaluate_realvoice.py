@@ -1,7 +1,7 @@
 """What a patient would get for messages in the voice of real traffic (issue 9).
 
     python -m scripts.evaluate_realvoice --model models/botox-faq.tar.gz [--gate]
-        [--only dev|dev2|...|dev10|heldout | --dev]
+        [--only dev|dev2|...|dev11|heldout | --dev]
 
 Each message goes, alone in a new conversation, through the trained NLU
 (Rasa's Agent: the whole pipeline, triage included) and the dialogue core
@@ -17,10 +17,10 @@ scored as a patient would read it:
 - everyday off-topic requests: how many were answered from the article or triaged;
 - symptom reports: emergency / clinic-level caught (the reply's escalation).
 
-The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev10.yml` (nine
-more development sets, each written blind later; dev, dev4, dev6, dev7, dev9
-and dev10 have off-topic requests, dev6, dev7 and dev10 no symptom reports,
-dev8 only symptom reports) are tuned on, `*_heldout.yml`
+The sets live in tests/data/realvoice/: `*_dev.yml` to `*_dev11.yml` (ten
+more development sets, each written blind later; dev, dev4, dev6, dev7 and
+dev9-dev11 have off-topic requests, dev6, dev7, dev10 and dev11 no symptom
+reports, dev8 only symptom reports) are tuned on, `*_heldout.yml`
 never are (their first run is the honest figure).
 With --gate the command exits 1 when a development set falls below its
 FLOORS: the figures reached when they were written, so a change that makes
@@ -51,7 +51,7 @@ from triage.reply import triage_reply
 
 SETS = PROJECT_ROOT / "tests" / "data" / "realvoice"
 # Development splits: tuned on, their misses may be printed, gated by FLOORS.
-DEV_SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10")
+DEV_SPLITS = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "dev11")
 SPLITS = DEV_SPLITS + ("heldout",)
 # figure -> (the better direction, value): issue 9's targets.
 TARGETS = {
@@ -269,6 +269,15 @@ FLOORS = {
         "offtopic_triaged": ("max", 0.005),
         "covered_topic_right": ("min", 0.77),
         "not_covered_honest": ("min", 0.93),
+    },
+    # dev11: questions told with the patient's own situation, everyday
+    # requests with causes told many ways; blind first run 0.867, 0.900,
+    # 0.001 / 0.026; reached 0.867, 0.960, 0.001 / 0.005.
+    "dev11": {
+        "offtopic_answered": ("max", 0.001),
+        "offtopic_triaged": ("max", 0.005),
+        "covered_topic_right": ("min", 0.86),
+        "not_covered_honest": ("min", 0.96),
     },
     # Reached 0.921, 0.940, 1.0, 1.0.
     "dev5": {
