@@ -236,36 +236,19 @@ def test_a_report_that_asks_a_question_gets_the_advice_first_then_the_answer(kb,
 def test_a_report_that_asks_what_the_article_does_not_cover_gets_the_advice_then_the_honest_reply(
     kb, clinic, symptom_reply
 ):
-    text = "my face is swollen around the injection site 2 days after botox. should i put ice on it?"
     triage = {"level": "mild", "symptoms": ["local_swelling"], "labels": ["swelling"]}
-    turn = respond(
-        kb,
-        "report_symptom",
-        text,
-        Conversation(),
-        symptom_reply,
-        triage=triage,
-        topics=[],
-        about_subject=True,
-        not_covered="aftercare",
-    )
-    chat, payload = render(turn.reply, clinic)
+
+    def reply(text):
+        conv = Conversation()
+        kwargs = dict(triage=triage, topics=[], about_subject=True, not_covered="aftercare")
+        return render(respond(kb, "report_symptom", text, conv, symptom_reply, **kwargs).reply, clinic)[1]
+
+    payload = reply("my face is swollen around the injection site 2 days after botox. should i put ice on it?")
     assert payload["type"] == "triage" and payload["escalation"] == "routine"
     honest = "doesn't cover " + kb.uncovered("aftercare").about
     assert payload["answer"].index("You mentioned: swelling") < payload["answer"].index(honest)
     # Without a question, only the triage reply.
-    plain = respond(
-        kb,
-        "report_symptom",
-        "my face is swollen around the injection site",
-        Conversation(),
-        symptom_reply,
-        triage=triage,
-        topics=[],
-        about_subject=True,
-        not_covered="aftercare",
-    )
-    assert honest not in plain.reply.answer
+    assert honest not in reply("my face is swollen around the injection site")["answer"]
 
 
 def test_a_report_without_a_question_or_an_emergency_gets_only_the_triage_reply(kb, clinic, symptom_reply):
