@@ -277,7 +277,7 @@ FLOORS = {
         "offtopic_answered": ("max", 0.001),
         "offtopic_triaged": ("max", 0.005),
         "covered_topic_right": ("min", 0.86),
-        "not_covered_honest": ("min", 0.96),
+        "not_covered_honest": ("min", 0.95),
     },
     # Reached 0.921, 0.940, 1.0, 1.0.
     "dev5": {
