@@ -263,26 +263,26 @@ FLOORS = {
     # dev10: questions (formal letters, voice-to-text, buried questions) and
     # everyday requests (half of them a body complaint with an everyday
     # cause), written blind in the third session; blind first run 0.767,
-    # 0.855, 0.000 / 0.021; reached 0.770, 0.936, 0.000 / 0.005.
+    # 0.855, 0.000 / 0.021; reached 0.770, 0.954, 0.000 / 0.003.
     "dev10": {
         "offtopic_answered": ("max", 0.001),
         "offtopic_triaged": ("max", 0.005),
         "covered_topic_right": ("min", 0.77),
-        "not_covered_honest": ("min", 0.93),
+        "not_covered_honest": ("min", 0.95),
     },
     # dev11: questions told with the patient's own situation, everyday
     # requests with causes told many ways; blind first run 0.867, 0.900,
-    # 0.001 / 0.026; reached 0.867, 0.960, 0.001 / 0.005.
+    # 0.001 / 0.026; reached 0.867, 0.980, 0.001 / 0.005.
     "dev11": {
         "offtopic_answered": ("max", 0.001),
         "offtopic_triaged": ("max", 0.005),
         "covered_topic_right": ("min", 0.86),
-        "not_covered_honest": ("min", 0.95),
+        "not_covered_honest": ("min", 0.97),
     },
-    # Reached 0.921, 0.940, 1.0, 1.0.
+    # Reached 0.921, 0.955, 1.0, 1.0.
     "dev5": {
         "covered_topic_right": ("min", 0.91),
-        "not_covered_honest": ("min", 0.93),
+        "not_covered_honest": ("min", 0.95),
         "emergency_caught": ("min", 1.0),
         "clinic_caught": ("min", 0.97),
     },

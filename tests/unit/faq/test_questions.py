@@ -151,6 +151,9 @@ def test_questions_the_article_does_not_answer_are_recognised(kb, clause, expect
         ("pins and needles in my cheek after sitting cross-legged", False),
         ("i had botox 3 days ago and I'm a week out from my first botox, my brow is heavy", True),
         ("I'm a week out from my first botox and my eyelid is drooping", True),
+        # a condition had before, and the treatment still to come
+        ("I have rosacea and my cheeks flush constantly. Could botox help with that?", False),
+        ("I had botox last week and my cheeks are red, could botox help with that?", True),
     ],
 )
 def test_a_symptom_is_about_the_treatment_unless_another_cause_is_named(kb, text, expected):
