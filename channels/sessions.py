@@ -29,14 +29,20 @@ from faq.contract import CONTINUED_SESSION
 Retrieve = Callable[[str], Awaitable[Optional[DialogueStateTracker]]]
 
 
-def turns_in_session(tracker: DialogueStateTracker) -> int:
-    """User messages since the session (or the conversation) last started."""
-    turns = 0
+def _user_messages_in_session(tracker: DialogueStateTracker) -> List[UserUttered]:
+    """The user messages since the session (or the conversation) last started, latest first."""
+    found: List[UserUttered] = []
     for event in reversed(tracker.events):
         if isinstance(event, (SessionStarted, Restarted)):
             break
-        turns += isinstance(event, UserUttered)
-    return turns
+        if isinstance(event, UserUttered):
+            found.append(event)
+    return found
+
+
+def turns_in_session(tracker: DialogueStateTracker) -> int:
+    """User messages since the session (or the conversation) last started."""
+    return len(_user_messages_in_session(tracker))
 
 
 # The session start's record of the message ids the ended session answered: a
@@ -47,13 +53,7 @@ EARLIER_MESSAGE_IDS = "botox_earlier_message_ids"
 
 def session_message_ids(tracker: DialogueStateTracker) -> List[str]:
     """The client message ids of the user messages since the session last started."""
-    ids: List[str] = []
-    for event in reversed(tracker.events):
-        if isinstance(event, (SessionStarted, Restarted)):
-            break
-        if isinstance(event, UserUttered) and event.message_id:
-            ids.append(event.message_id)
-    return ids[::-1]
+    return [e.message_id for e in reversed(_user_messages_in_session(tracker)) if e.message_id]
 
 
 def earlier_message_ids(tracker: DialogueStateTracker) -> List[str]:

@@ -66,7 +66,7 @@ def _not_covered(kb: KnowledgeBase, uncovered_id: Optional[str]) -> Reply:
     if not uncovered:
         return _fallback(kb)
     reply = _fallback(kb, ReplyKey.NOT_COVERED)
-    return replace(reply, answer=reply.answer.replace("{about}", uncovered.about))
+    return replace(reply, answer=uncovered.told_in(reply.answer))
 
 
 def _emergency_elsewhere(kb: KnowledgeBase) -> Reply:

@@ -170,6 +170,10 @@ class Uncovered:
     def asked_in(self, clause: str) -> bool:
         return mentions_any(clause, self.words) and not (self.unless and mentions_any(clause, self.unless))
 
+    def told_in(self, reply: str) -> str:
+        """A reply's text with its {about} placeholder filled."""
+        return reply.replace("{about}", self.about)
+
 
 @dataclass(frozen=True)
 class KnowledgeBase:

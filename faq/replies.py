@@ -123,7 +123,7 @@ def with_uncovered_question(kb: KnowledgeBase, reply: Reply, uncovered: Optional
     first, then the honest "the article doesn't cover that"."""
     if uncovered is None:
         return reply
-    honest = kb.reply(ReplyKey.NOT_COVERED).replace("{about}", uncovered.about)
+    honest = uncovered.told_in(kb.reply(ReplyKey.NOT_COVERED))
     return replace(reply, answer=f"{reply.answer} {kb.reply(ReplyKey.QUESTION_INTRO)} {honest}")
 
 
